@@ -1,0 +1,68 @@
+"""Engines for the warehouse: one per URL per process, configured per backend.
+
+SQLite gets WAL and a busy timeout so Dagster's parallel steps and a reader can share the
+file; MySQL/MariaDB gets utf8mb4 and pre-ping so a long-idle daemon survives a server
+restart. The same code path serves both (only the URL differs).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import sqlalchemy as sa
+
+_ENGINES: dict[str, sa.Engine] = {}
+_LOCK = threading.Lock()
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API object
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+
+def _with_mysql_defaults(url: sa.URL) -> sa.URL:
+    if "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url
+
+
+def create_warehouse_engine(db_url: str) -> sa.Engine:
+    """A new engine for `db_url` (no caching: tests and benchmarks that need isolation)."""
+    url = sa.make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url)
+        _configure_sqlite(engine)
+        return engine
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        return sa.create_engine(_with_mysql_defaults(url), pool_pre_ping=True, pool_recycle=3600)
+    raise ValueError(
+        f"unsupported warehouse backend {url.get_backend_name()!r}: use sqlite:/// or "
+        "mysql+pymysql:// (DROPOUT_DB_URL)"
+    )
+
+
+def get_engine(db_url: str) -> sa.Engine:
+    """The process-wide engine for `db_url`, created on first use."""
+    with _LOCK:
+        engine = _ENGINES.get(db_url)
+        if engine is None:
+            engine = create_warehouse_engine(db_url)
+            _ENGINES[db_url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests that drop databases call this)."""
+    with _LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()

@@ -1,0 +1,311 @@
+"""The V2 warehouse schema, defined once (SQLAlchemy Core) for SQLite and MySQL/MariaDB.
+
+Invariants the database itself must enforce (not only the code) live here too:
+one latest serving prediction per student and course, and one default model, both as
+unique indexes over generated columns (neither backend of MySQL/MariaDB has partial
+indexes; a NULL never collides in a unique index on any of the three engines).
+The insert-only triggers of `training_data` are in `triggers.py`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+MYSQL_TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+
+# An auto-increment id: BIGINT on MySQL, INTEGER (the rowid alias) on SQLite.
+AutoId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+UserId = sa.BigInteger
+CourseId = sa.String(255)
+Semester = sa.String(64)
+ModelName = sa.String(128)
+ModelVersion = sa.String(64)
+
+RISK_LEVELS = ("LOW", "MEDIUM", "HIGH")
+PURPOSES = ("serving", "shadow")
+PREDICT_FREQUENCIES = ("hourly", "daily", "weekly", "manual")
+TRAINING_SOURCES = ("legacy_migration", "semester_close")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+def feature_columns() -> list[sa.Column]:
+    """The per-student feature columns shared by features, snapshots and training rows."""
+    return [
+        sa.Column("mooc_grade_percentage", sa.Double),
+        sa.Column("mooc_completion_rate", sa.Double),
+        sa.Column("mooc_is_passed", sa.Boolean),
+        sa.Column("mooc_letter_grade", sa.String(16)),
+        sa.Column("h5p_total_score", sa.Double),
+        sa.Column("h5p_max_score", sa.Double),
+        sa.Column("h5p_score_rate", sa.Double),
+        sa.Column("h5p_contents_attempted", sa.Integer),
+        sa.Column("h5p_completion_rate", sa.Double),
+        sa.Column("h5p_time_spent_minutes", sa.Double),
+        sa.Column("days_since_last_activity", sa.Integer),
+        sa.Column("days_enrolled", sa.Integer),
+        sa.Column("week_of_course", sa.Integer),
+    ]
+
+
+FEATURE_COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in feature_columns())
+
+courses = sa.Table(
+    "courses",
+    metadata,
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("display_name", sa.String(255)),
+    sa.Column("org", sa.String(255)),
+    sa.Column("semester", Semester),
+    sa.Column("start_at", sa.DateTime),
+    sa.Column("end_at", sa.DateTime),
+    sa.Column("discovered_at", sa.DateTime, nullable=False),
+    sa.Column("final_grades_fetched_at", sa.DateTime),
+    sa.Index("ix_courses_semester", "semester"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+enrollments = sa.Table(
+    "enrollments",
+    metadata,
+    sa.Column("user_id", UserId, primary_key=True, autoincrement=False),
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("username", sa.String(255)),
+    sa.Column("full_name", sa.String(255)),
+    sa.Column("email", sa.String(255)),
+    sa.Column("mode", sa.String(32)),
+    sa.Column("is_active", sa.Boolean),
+    sa.Column("enrolled_at", sa.DateTime),
+    sa.Column("fetched_at", sa.DateTime, nullable=False),
+    sa.Index("ix_enrollments_course", "course_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+mooc_grades = sa.Table(
+    "mooc_grades",
+    metadata,
+    sa.Column("user_id", UserId, primary_key=True, autoincrement=False),
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("grade_percentage", sa.Double),
+    sa.Column("letter_grade", sa.String(16)),
+    sa.Column("passed", sa.Boolean),
+    sa.Column("section_breakdown", sa.JSON),
+    sa.Column("fetched_at", sa.DateTime, nullable=False),
+    sa.CheckConstraint(
+        "grade_percentage IS NULL OR (grade_percentage >= 0 AND grade_percentage <= 100)",
+        name="ck_mooc_grades_percentage",
+    ),
+    sa.Index("ix_mooc_grades_course", "course_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+h5p_results = sa.Table(
+    "h5p_results",
+    metadata,
+    sa.Column("statement_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", UserId, nullable=False),
+    sa.Column("course_id", CourseId, nullable=False),
+    sa.Column("content_id", sa.String(512), nullable=False),
+    sa.Column("score_raw", sa.Double),
+    sa.Column("score_max", sa.Double),
+    sa.Column("completed", sa.Boolean),
+    sa.Column("success", sa.Boolean),
+    sa.Column("duration_s", sa.Double),
+    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Index("ix_h5p_results_course_user", "course_id", "user_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+student_features = sa.Table(
+    "student_features",
+    metadata,
+    sa.Column("user_id", UserId, primary_key=True, autoincrement=False),
+    sa.Column("course_id", CourseId, primary_key=True),
+    *feature_columns(),
+    sa.Column("extra_features", sa.JSON),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_student_features_course", "course_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+feature_snapshots = sa.Table(
+    "feature_snapshots",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", UserId, nullable=False),
+    sa.Column("course_id", CourseId, nullable=False),
+    sa.Column("snapshot_week", sa.Integer, nullable=False),
+    *feature_columns(),
+    sa.Column("captured_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint(
+        "user_id", "course_id", "snapshot_week", name="uq_feature_snapshots_week"
+    ),
+    sa.Index("ix_feature_snapshots_course_week", "course_id", "snapshot_week"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", UserId, nullable=False),
+    sa.Column("course_id", CourseId, nullable=False),
+    sa.Column("model_name", ModelName, nullable=False),
+    sa.Column("model_version", ModelVersion, nullable=False),
+    sa.Column("fail_risk_score", sa.Double, nullable=False),
+    sa.Column("risk_level", sa.String(8), nullable=False),
+    sa.Column("is_latest", sa.Boolean, nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("ab_arm", sa.String(32)),
+    sa.Column("snapshot_grade", sa.Double),
+    sa.Column("snapshot_completion_rate", sa.Double),
+    sa.Column("snapshot_week", sa.Integer),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("predicted_at", sa.DateTime, nullable=False),
+    # 1 for the latest serving row, NULL otherwise: the unique index below then allows
+    # exactly one latest serving row per (user_id, course_id) and any number of others.
+    sa.Column(
+        "latest_serving_slot",
+        sa.Integer,
+        sa.Computed("CASE WHEN is_latest = 1 AND purpose = 'serving' THEN 1 END", persisted=True),
+    ),
+    sa.CheckConstraint(
+        "fail_risk_score >= 0 AND fail_risk_score <= 100", name="ck_predictions_score_range"
+    ),
+    sa.CheckConstraint(_in("risk_level", RISK_LEVELS), name="ck_predictions_risk_level"),
+    sa.CheckConstraint(_in("purpose", PURPOSES), name="ck_predictions_purpose"),
+    sa.CheckConstraint(
+        "purpose = 'serving' OR is_latest = 0", name="ck_predictions_shadow_never_latest"
+    ),
+    sa.Index(
+        "uq_predictions_latest_serving",
+        "user_id",
+        "course_id",
+        "latest_serving_slot",
+        unique=True,
+    ),
+    sa.Index("ix_predictions_course_time", "course_id", "predicted_at"),
+    sa.Index("ix_predictions_run", "run_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+training_data = sa.Table(
+    "training_data",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", UserId, nullable=False),
+    sa.Column("course_id", CourseId, nullable=False),
+    sa.Column("semester", Semester, nullable=False),
+    sa.Column("snapshot_week", sa.Integer),
+    *feature_columns(),
+    sa.Column("extra_features", sa.JSON),
+    sa.Column("is_passed", sa.Boolean),
+    sa.Column("is_dropout", sa.Boolean),
+    sa.Column("final_grade", sa.Double),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    # Legacy rows have no week (NULL); -1 makes them unique per student and semester too.
+    sa.Column(
+        "snapshot_week_key",
+        sa.Integer,
+        sa.Computed("COALESCE(snapshot_week, -1)", persisted=True),
+    ),
+    sa.CheckConstraint(_in("source", TRAINING_SOURCES), name="ck_training_data_source"),
+    sa.Index(
+        "uq_training_data_row",
+        "user_id",
+        "course_id",
+        "semester",
+        "snapshot_week_key",
+        unique=True,
+    ),
+    sa.Index("ix_training_data_semester", "semester", "snapshot_week"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+model_registry = sa.Table(
+    "model_registry",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("model_name", ModelName, nullable=False),
+    sa.Column("model_version", ModelVersion, nullable=False),
+    sa.Column("model_path", sa.String(1024), nullable=False),
+    sa.Column("features_csv_path", sa.String(1024)),
+    sa.Column("model_type", sa.String(32), nullable=False),
+    sa.Column("domain", sa.String(64)),
+    sa.Column("metrics", sa.JSON),
+    sa.Column("accuracy", sa.Double),
+    sa.Column("trained_on", sa.JSON),
+    sa.Column("training_rows", sa.Integer),
+    sa.Column("is_active", sa.Boolean, nullable=False),
+    sa.Column("is_default", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    # 1 for the default model, NULL otherwise: at most one default, enforced by a unique index.
+    sa.Column(
+        "default_slot",
+        sa.Integer,
+        sa.Computed("CASE WHEN is_default = 1 THEN 1 END", persisted=True),
+    ),
+    sa.UniqueConstraint("model_name", "model_version", name="uq_model_registry_version"),
+    sa.CheckConstraint("is_default = 0 OR is_active = 1", name="ck_model_registry_default_active"),
+    sa.Index("uq_model_registry_default", "default_slot", unique=True),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+model_training_lineage = sa.Table(
+    "model_training_lineage",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("model_name", ModelName, nullable=False),
+    sa.Column("model_version", ModelVersion, nullable=False),
+    sa.Column("semester", Semester, nullable=False),
+    sa.Column("training_rows", sa.Integer, nullable=False),
+    sa.Column("data_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint(
+        "model_name", "model_version", "semester", name="uq_lineage_model_semester"
+    ),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+course_model_mapping = sa.Table(
+    "course_model_mapping",
+    metadata,
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("model_name", ModelName, nullable=False),
+    sa.Column("model_version", ModelVersion),
+    sa.Column("auto_predict", sa.Boolean, nullable=False),
+    sa.Column("predict_frequency", sa.String(16), nullable=False),
+    sa.Column("shadow_model_name", ModelName),
+    sa.Column("ab_model_name", ModelName),
+    sa.Column("ab_share", sa.Double),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.CheckConstraint(
+        _in("predict_frequency", PREDICT_FREQUENCIES), name="ck_mapping_frequency"
+    ),
+    sa.CheckConstraint(
+        "ab_share IS NULL OR (ab_share >= 0 AND ab_share <= 1)", name="ck_mapping_ab_share"
+    ),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+legacy_migrations = sa.Table(
+    "legacy_migrations",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("source_table", sa.String(64), nullable=False),
+    sa.Column("source_fingerprint", sa.String(64), nullable=False),
+    sa.Column("raw_rows", sa.Integer, nullable=False),
+    sa.Column("summary", sa.JSON, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("migrated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("source_table", name="uq_legacy_migrations_source"),
+    **MYSQL_TABLE_OPTIONS,
+)
