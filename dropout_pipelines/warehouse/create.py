@@ -18,8 +18,7 @@ def existing_triggers(connection: sa.Connection) -> set[str]:
         query = sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     else:
         query = sa.text(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
-            "WHERE TRIGGER_SCHEMA = DATABASE()"
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"
         )
     return {row[0] for row in connection.execute(query)}
 

@@ -143,9 +143,7 @@ feature_snapshots = sa.Table(
     sa.Column("snapshot_week", sa.Integer, nullable=False),
     *feature_columns(),
     sa.Column("captured_at", sa.DateTime, nullable=False),
-    sa.UniqueConstraint(
-        "user_id", "course_id", "snapshot_week", name="uq_feature_snapshots_week"
-    ),
+    sa.UniqueConstraint("user_id", "course_id", "snapshot_week", name="uq_feature_snapshots_week"),
     sa.Index("ix_feature_snapshots_course_week", "course_id", "snapshot_week"),
     **MYSQL_TABLE_OPTIONS,
 )
@@ -287,9 +285,7 @@ course_model_mapping = sa.Table(
     sa.Column("ab_model_name", ModelName),
     sa.Column("ab_share", sa.Double),
     sa.Column("updated_at", sa.DateTime, nullable=False),
-    sa.CheckConstraint(
-        _in("predict_frequency", PREDICT_FREQUENCIES), name="ck_mapping_frequency"
-    ),
+    sa.CheckConstraint(_in("predict_frequency", PREDICT_FREQUENCIES), name="ck_mapping_frequency"),
     sa.CheckConstraint(
         "ab_share IS NULL OR (ab_share >= 0 AND ab_share <= 1)", name="ck_mapping_ab_share"
     ),

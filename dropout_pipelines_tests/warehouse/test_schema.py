@@ -94,8 +94,10 @@ def test_second_latest_serving_prediction_is_rejected(engine):
 # CHECK violations: IntegrityError on SQLite, OperationalError 4025 on MariaDB; both name
 # the constraint.
 def test_shadow_prediction_can_never_be_latest(engine):
-    with pytest.raises(sa.exc.DBAPIError, match="ck_predictions_shadow_never_latest"), \
-            engine.begin() as connection:
+    with (
+        pytest.raises(sa.exc.DBAPIError, match="ck_predictions_shadow_never_latest"),
+        engine.begin() as connection,
+    ):
         connection.execute(
             sa.insert(s.predictions), [_prediction(1, is_latest=True, purpose="shadow")]
         )
@@ -103,8 +105,10 @@ def test_shadow_prediction_can_never_be_latest(engine):
 
 def test_score_out_of_range_is_rejected(engine):
     row = _prediction(1, is_latest=False) | {"fail_risk_score": 101.0}
-    with pytest.raises(sa.exc.DBAPIError, match="ck_predictions_score_range"), \
-            engine.begin() as connection:
+    with (
+        pytest.raises(sa.exc.DBAPIError, match="ck_predictions_score_range"),
+        engine.begin() as connection,
+    ):
         connection.execute(sa.insert(s.predictions), [row])
 
 
@@ -146,8 +150,10 @@ def test_at_most_one_default_model(engine):
 
 
 def test_inactive_model_cannot_be_default(engine):
-    with pytest.raises(sa.exc.DBAPIError, match="ck_model_registry_default_active"), \
-            engine.begin() as connection:
+    with (
+        pytest.raises(sa.exc.DBAPIError, match="ck_model_registry_default_active"),
+        engine.begin() as connection,
+    ):
         connection.execute(
             sa.insert(s.model_registry), [_model("1", is_default=True, is_active=False)]
         )

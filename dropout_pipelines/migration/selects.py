@@ -1,0 +1,203 @@
+"""The SELECTs that turn `raw_data` rows into V2 rows, built once with SQLAlchemy Core.
+
+The migration feeds them to `INSERT … SELECT` (set-based, no row leaves the database) and
+the verification aggregates over the very same SELECTs, so the rules of SPEC §4 are written
+in one place:
+- the newest row of a duplicated (user_id, course_id) wins (newest `updated_at`, then
+  `created_at`, then `id`);
+- every scored row is a prediction, the newest scored one per student and course latest;
+- labelled rows give one training row per student, course and semester (the newest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from dropout_pipelines.migration.legacy_table import LegacyTable
+
+LEGACY_RUN_ID = "legacy_migration"
+UNKNOWN_SEMESTER = "unknown"
+
+# Feature columns that exist under the same name in raw_data and student_features.
+COPIED_FEATURES: tuple[str, ...] = (
+    "mooc_grade_percentage",
+    "mooc_completion_rate",
+    "mooc_letter_grade",
+    "h5p_total_score",
+    "h5p_max_score",
+    "h5p_completion_rate",
+    "h5p_time_spent_minutes",
+    "h5p_contents_attempted",
+    "days_since_last_activity",
+)
+BOOLEAN_FEATURES: tuple[str, ...] = ("mooc_is_passed",)
+LABELS: tuple[str, ...] = ("is_passed", "is_dropout")
+
+
+def _col(source: sa.FromClause, name: str) -> sa.ColumnElement:
+    return source.c[name] if name in source.c else sa.null()
+
+
+def as_boolean(expression: sa.ColumnElement) -> sa.ColumnElement:
+    """Legacy TINYINT flags (0, 1, sometimes 2 or -1) as a clean 0/1/NULL."""
+    return sa.case((expression.is_(None), sa.null()), (expression != 0, 1), else_=0)
+
+
+def risk_level_for(score: sa.ColumnElement) -> sa.ColumnElement:
+    """SPEC thresholds: LOW < 40 ≤ MEDIUM < 70 ≤ HIGH."""
+    return sa.case((score >= 70, "HIGH"), (score >= 40, "MEDIUM"), else_="LOW")
+
+
+def _legacy_risk_level(source: sa.FromClause) -> sa.ColumnElement:
+    """The legacy label when it is a valid level (any case), else derived from the score."""
+    if "risk_level" not in source.c:
+        return risk_level_for(source.c.fail_risk_score)
+    label = sa.func.upper(sa.func.trim(source.c.risk_level))
+    return sa.case(
+        (label.in_(("LOW", "MEDIUM", "HIGH")), label),
+        else_=risk_level_for(source.c.fail_risk_score),
+    )
+
+
+@dataclass(frozen=True)
+class LegacySelects:
+    """Every SELECT of the migration for one legacy table layout and one run."""
+
+    legacy: LegacyTable
+    semesters_by_course: Mapping[str, str]
+    migrated_at: datetime
+    model_name: str
+    model_version: str
+
+    # -- ranking ------------------------------------------------------------------------
+    def _newest_first(self) -> list[sa.ColumnElement]:
+        raw = self.legacy.table
+        order = [raw.c[name].desc() for name in ("updated_at", "created_at", "id") if name in raw.c]
+        return order or [raw.c.user_id]
+
+    def _ranked(self, rank_name: str, *, where=None, partition_extra=()) -> sa.Subquery:
+        raw = self.legacy.table
+        rank = sa.func.row_number().over(
+            partition_by=[raw.c.user_id, raw.c.course_id, *partition_extra],
+            order_by=self._newest_first(),
+        )
+        select = sa.select(*raw.c, rank.label(rank_name))
+        if where is not None:
+            select = select.where(where)
+        return select.subquery(rank_name)
+
+    def resolved_semester(self, source: sa.FromClause) -> sa.ColumnElement:
+        """raw_data.semester when set, else the course's semester, else 'unknown'."""
+        by_course = (
+            sa.case(dict(self.semesters_by_course), value=source.c.course_id, else_=None)
+            if self.semesters_by_course
+            else sa.null()
+        )
+        own = sa.func.nullif(sa.func.trim(_col(source, "semester")), "")
+        return sa.func.coalesce(own, by_course, UNKNOWN_SEMESTER)
+
+    def newest_per_key(self) -> sa.Subquery:
+        return self._ranked("key_rank")
+
+    def scored_rows(self) -> sa.Subquery:
+        return self._ranked("score_rank", where=self.legacy.table.c.fail_risk_score.is_not(None))
+
+    def labelled_rows(self) -> sa.Subquery:
+        raw = self.legacy.table
+        semester = self.resolved_semester(raw)
+        return self._ranked(
+            "label_rank", where=raw.c.is_passed.is_not(None), partition_extra=(semester,)
+        )
+
+    # -- shared column expressions --------------------------------------------------------
+    def _first_of(self, source: sa.FromClause, *names: str) -> sa.ColumnElement:
+        present = [source.c[name] for name in names if name in source.c]
+        return sa.func.coalesce(*present, sa.literal(self.migrated_at, sa.DateTime))
+
+    def _extra_features(self, source: sa.FromClause) -> sa.ColumnElement:
+        if not self.legacy.extra:
+            return sa.null()
+        pairs = []
+        for name in self.legacy.extra:
+            pairs.extend([sa.literal(name), source.c[name]])
+        return sa.func.json_object(*pairs)
+
+    def feature_values(self, source: sa.FromClause) -> dict[str, sa.ColumnElement]:
+        """student_features / training_data feature columns from a ranked legacy row."""
+        values = {name: _col(source, name) for name in COPIED_FEATURES}
+        for name in BOOLEAN_FEATURES:
+            values[name] = as_boolean(_col(source, name)) if name in source.c else sa.null()
+        total, maximum = _col(source, "h5p_total_score"), _col(source, "h5p_max_score")
+        values["h5p_score_rate"] = sa.case((maximum > 0, total / maximum), else_=None)
+        values["extra_features"] = self._extra_features(source)
+        return values
+
+    # -- the target SELECTs -------------------------------------------------------------
+    def student_features(self) -> tuple[list[str], sa.Select]:
+        ranked = self.newest_per_key()
+        values = {
+            "user_id": ranked.c.user_id,
+            "course_id": ranked.c.course_id,
+            **self.feature_values(ranked),
+            "created_at": self._first_of(ranked, "created_at", "updated_at"),
+            "updated_at": self._first_of(ranked, "updated_at", "created_at"),
+        }
+        return list(values), sa.select(*values.values()).where(ranked.c.key_rank == 1)
+
+    def enrollments(self) -> tuple[list[str], sa.Select]:
+        ranked = self.newest_per_key()
+        values = {
+            "user_id": ranked.c.user_id,
+            "course_id": ranked.c.course_id,
+            "username": _col(ranked, "username"),
+            "full_name": _col(ranked, "full_name"),
+            "email": _col(ranked, "email"),
+            "fetched_at": self._first_of(ranked, "updated_at", "created_at"),
+        }
+        return list(values), sa.select(*values.values()).where(ranked.c.key_rank == 1)
+
+    def predictions(
+        self, *, latest_taken: sa.ColumnElement | None = None
+    ) -> tuple[list[str], sa.Select]:
+        """Every scored row; the newest per key is latest unless `latest_taken` says a
+        serving prediction of that student is latest already (written before migration)."""
+        scored = self.scored_rows()
+        is_latest = scored.c.score_rank == 1
+        if latest_taken is not None:
+            is_latest = sa.and_(is_latest, ~latest_taken(scored))
+        values = {
+            "user_id": scored.c.user_id,
+            "course_id": scored.c.course_id,
+            "model_name": sa.literal(self.model_name),
+            "model_version": sa.literal(self.model_version),
+            "fail_risk_score": scored.c.fail_risk_score,
+            "risk_level": _legacy_risk_level(scored),
+            "is_latest": sa.case((is_latest, 1), else_=0),
+            "purpose": sa.literal("serving"),
+            "snapshot_grade": _col(scored, "mooc_grade_percentage"),
+            "snapshot_completion_rate": _col(scored, "mooc_completion_rate"),
+            "run_id": sa.literal(LEGACY_RUN_ID),
+            "predicted_at": self._first_of(scored, "predicted_at", "updated_at", "created_at"),
+        }
+        return list(values), sa.select(*values.values())
+
+    def training_data(self) -> tuple[list[str], sa.Select]:
+        labelled = self.labelled_rows()
+        values = {
+            "user_id": labelled.c.user_id,
+            "course_id": labelled.c.course_id,
+            "semester": self.resolved_semester(labelled),
+            **self.feature_values(labelled),
+            "is_passed": as_boolean(labelled.c.is_passed),
+            "is_dropout": as_boolean(_col(labelled, "is_dropout"))
+            if "is_dropout" in labelled.c
+            else sa.null(),
+            "final_grade": _col(labelled, "final_grade"),
+            "source": sa.literal("legacy_migration"),
+            "created_at": self._first_of(labelled, "updated_at", "created_at"),
+        }
+        return list(values), sa.select(*values.values()).where(labelled.c.label_rank == 1)
