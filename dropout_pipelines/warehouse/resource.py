@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import sqlalchemy as sa
 from dagster import ConfigurableResource
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dropout_pipelines.settings import db_url_from_env
 from dropout_pipelines.warehouse.engine import get_engine
@@ -14,18 +16,38 @@ from dropout_pipelines.warehouse.urls import mask_url
 class WarehouseResource(ConfigurableResource):
     """The warehouse database (SQLite file by default, MySQL/MariaDB in production).
 
-    `db_url` is left empty in the definitions so the URL (and its password) is read from
-    `DROPOUT_DB_URL` at run time and never appears in run config shown in the UI; set it in
-    run config only to point one run at another database.
+    The URL normally comes from `DROPOUT_DB_URL` at run time, so it (and its password)
+    never appears in the run config the UI shows. `db_url_env` names another variable to
+    read it from; `db_url` may only hold a URL without a password (a SQLite path, a socket).
     """
 
     db_url: str | None = Field(
-        default=None,
-        description="SQLAlchemy URL; empty = DROPOUT_DB_URL, else the embedded SQLite file.",
+        default=None, description="Password-free SQLAlchemy URL; empty = use db_url_env."
+    )
+    db_url_env: str = Field(
+        default="DROPOUT_DB_URL",
+        description="Environment variable holding the URL (empty → the embedded SQLite file).",
     )
 
+    @field_validator("db_url")
+    @classmethod
+    def _no_password_in_config(cls, value: str | None) -> str | None:
+        if value and sa.make_url(value).password:
+            raise ValueError(
+                "db_url holds a password, which would be shown in the Dagster UI: put the URL "
+                "in an environment variable and name it in db_url_env"
+            )
+        return value
+
     def resolved_url(self) -> str:
-        return self.db_url or db_url_from_env()
+        if self.db_url:
+            return self.db_url
+        if self.db_url_env == "DROPOUT_DB_URL":
+            return db_url_from_env()
+        url = os.environ.get(self.db_url_env)
+        if not url:
+            raise RuntimeError(f"environment variable {self.db_url_env} (db_url_env) is not set")
+        return url
 
     def get_engine(self) -> sa.Engine:
         return get_engine(self.resolved_url())
@@ -33,7 +55,3 @@ class WarehouseResource(ConfigurableResource):
     def describe(self) -> str:
         """The database, password masked: for logs and error messages."""
         return mask_url(self.resolved_url())
-
-    @property
-    def dialect_name(self) -> str:
-        return self.get_engine().dialect.name

@@ -1,0 +1,8 @@
+"""The code location: merges each domain's Definitions, nothing else."""
+
+from dagster import Definitions
+
+from dropout_pipelines.migration import definitions as migration
+from dropout_pipelines.warehouse import definitions as warehouse
+
+defs = Definitions.merge(warehouse.defs, migration.defs)
