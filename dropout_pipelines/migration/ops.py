@@ -10,9 +10,13 @@ import sqlalchemy as sa
 from dagster import Config, Failure, In, MetadataValue, Nothing, OpExecutionContext, Output, op
 from pydantic import Field
 
-from dropout_pipelines.migration.backup import backup_legacy_data
+from dropout_pipelines.migration.backup import BackupError, backup_legacy_data
 from dropout_pipelines.migration.legacy_model import map_courses_to_model, register_legacy_model
-from dropout_pipelines.migration.legacy_table import LegacyTable, reflect_legacy_table
+from dropout_pipelines.migration.legacy_table import (
+    LegacyTable,
+    LegacyTableError,
+    reflect_legacy_table,
+)
 from dropout_pipelines.migration.migrate import (
     MigrationError,
     MigrationSettings,
@@ -66,7 +70,10 @@ class MigrationConfig(Config):
 
 
 def _legacy(warehouse: WarehouseResource, config: MigrationConfig) -> LegacyTable:
-    return reflect_legacy_table(warehouse.get_engine(), config.legacy_table)
+    try:
+        return reflect_legacy_table(warehouse.get_engine(), config.legacy_table)
+    except LegacyTableError as error:
+        raise Failure(str(error)) from error
 
 
 def _migrated_already(engine: sa.Engine, table_name: str) -> sa.Row | None:
@@ -91,7 +98,10 @@ def backup_legacy_table(
     if config.dry_run:
         context.log.info("dry run: no backup taken")
         return Output(None, metadata={"backup": "skipped (dry run)"})
-    result = backup_legacy_data(engine, legacy.table.name, config.backup_path())
+    try:
+        result = backup_legacy_data(engine, legacy.table.name, config.backup_path())
+    except BackupError as error:
+        raise Failure(f"backup failed, nothing migrated: {error}") from error
     context.log.info(f"backup of {legacy.table.name} by {result.method}: {result.location}")
     return Output(
         None,

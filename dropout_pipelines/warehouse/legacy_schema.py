@@ -8,10 +8,13 @@ this definition only to know which columns it understands.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from dropout_pipelines.warehouse.schema import MYSQL_TABLE_OPTIONS
 
 LEGACY_TABLE_NAME = "raw_data"
+# 0/1 flags are TINYINT in the v1 MySQL table (SPEC §4).
+Flag = sa.SmallInteger().with_variant(mysql.TINYINT(), "mysql", "mariadb")
 
 legacy_metadata = sa.MetaData()
 
@@ -26,7 +29,7 @@ raw_data_v1 = sa.Table(
     sa.Column("email", sa.String(255)),
     sa.Column("mooc_grade_percentage", sa.Float),
     sa.Column("mooc_completion_rate", sa.Float),
-    sa.Column("mooc_is_passed", sa.SmallInteger),
+    sa.Column("mooc_is_passed", Flag),
     sa.Column("mooc_letter_grade", sa.String(16)),
     sa.Column("h5p_total_score", sa.Float),
     sa.Column("h5p_max_score", sa.Float),
@@ -37,8 +40,8 @@ raw_data_v1 = sa.Table(
     sa.Column("fail_risk_score", sa.Float),
     sa.Column("risk_level", sa.String(16)),
     sa.Column("predicted_at", sa.DateTime),
-    sa.Column("is_passed", sa.SmallInteger),
-    sa.Column("is_dropout", sa.SmallInteger),
+    sa.Column("is_passed", Flag),
+    sa.Column("is_dropout", Flag),
     sa.Column("final_grade", sa.Float),
     sa.Column("semester", sa.String(64)),
     sa.Column("created_at", sa.DateTime),
