@@ -7,10 +7,13 @@ fixture runs on.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from dropout_pipelines.settings import PROJECT_ROOT
 from dropout_pipelines.warehouse.engine import dispose_engines
 from dropout_pipelines_tests.support.mariadb_server import MariaDBServer, start_test_server
 
@@ -48,3 +51,25 @@ def mariadb_url(request) -> Iterator[str]:
 def db_url(request) -> str:
     """A URL to an empty database, once per backend (SQLite file, MariaDB database)."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def another_db_url(request, tmp_path, db_url) -> Iterator[str]:
+    """A second empty database on the same backend as `db_url` (for reference runs)."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'reference.sqlite'}"
+        return
+    server: MariaDBServer = request.getfixturevalue("mariadb_server")
+    database = server.create_database()
+    yield server.url_for(database)
+    dispose_engines()
+    server.drop_database(database)
+
+
+@pytest.fixture
+def dagster_home(tmp_path) -> Path:
+    """A DAGSTER_HOME with the project's dagster.yaml, for CLI subprocesses."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home

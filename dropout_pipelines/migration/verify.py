@@ -87,9 +87,15 @@ def _run_checks(
     ]
 
 
-def _legacy_key_exists(selects: LegacySelects, table: sa.Table) -> sa.ColumnElement:
+def _rows_of_legacy_keys(selects: LegacySelects, table: sa.Table) -> sa.Select:
+    """The rows of `table` whose key is in raw_data: a join into the table's primary key
+    (a correlated EXISTS would scan the unindexed raw_data once per row)."""
     raw = selects.legacy.table
-    return sa.exists().where(raw.c.user_id == table.c.user_id, raw.c.course_id == table.c.course_id)
+    keys = sa.select(raw.c.user_id, raw.c.course_id).distinct().subquery("legacy_keys")
+    joined = keys.join(
+        table, sa.and_(table.c.user_id == keys.c.user_id, table.c.course_id == keys.c.course_id)
+    )
+    return sa.select(sa.literal(1)).select_from(joined)
 
 
 def _keyed_checks(
@@ -102,7 +108,7 @@ def _keyed_checks(
 ) -> list[Check]:
     newest = selects.newest_per_key()
     source = sa.select(sa.literal(1)).select_from(newest).where(newest.c.key_rank == 1)
-    target = sa.select(sa.literal(1)).select_from(table).where(_legacy_key_exists(selects, table))
+    target = _rows_of_legacy_keys(selects, table)
     measures = [("rows", sa.func.count(), sa.func.count())]
     if values_too:
         measures += _column_measures(newest, table, columns, BOOLEAN_FEATURES)

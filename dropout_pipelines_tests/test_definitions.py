@@ -1,0 +1,61 @@
+"""The product's public face: the assets, jobs, schedules and sensors the code location
+exposes. A change here is a change of interface: update the snapshot on purpose."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+from dropout_pipelines.definitions import defs
+from dropout_pipelines.settings import PROJECT_ROOT
+
+EXPECTED_ASSET_KEYS: set[str] = set()
+EXPECTED_JOBS = {"legacy_migration_job", "legacy_retire_job"}
+EXPECTED_SCHEDULES: set[str] = set()
+EXPECTED_SENSORS: set[str] = set()
+EXPECTED_RESOURCES = {"warehouse"}
+
+
+def test_definitions_expose_the_expected_interface():
+    repository = defs.get_repository_def()
+    asset_keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
+    jobs = {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")}
+    assert asset_keys == EXPECTED_ASSET_KEYS
+    assert jobs == EXPECTED_JOBS
+    assert {s.name for s in repository.schedule_defs} == EXPECTED_SCHEDULES
+    assert {s.name for s in repository.sensor_defs} == EXPECTED_SENSORS
+    assert EXPECTED_RESOURCES <= set(defs.resources or {})
+
+
+def test_migration_job_ops_in_order():
+    job = defs.get_job_def("legacy_migration_job")
+    upstream = {
+        invocation.name: {dep.node for dep in inputs.values()}
+        for invocation, inputs in job.graph.dependencies.items()
+    }
+    order = list(TopologicalSorter(upstream).static_order())
+    assert order == [
+        "backup_legacy_table",
+        "create_v2_schema",
+        "migrate_legacy_rows",
+        "register_legacy_model_op",
+        "map_legacy_courses",
+        "create_compat_views",
+        "verify_legacy_migration",
+    ]
+
+
+def test_workspace_validates_with_the_dagster_cli(dagster_home):
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT,
+        env={"DAGSTER_HOME": str(dagster_home), "PATH": str(dagster.parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "All code locations passed validation" in completed.stderr + completed.stdout
