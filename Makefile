@@ -1,0 +1,56 @@
+# dropout_pipelines — the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install demo dev test lint mariadb dagster-home ddl bench-migration clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+dagster-home:
+	@mkdir -p "$(DAGSTER_HOME)"
+	@[ -f "$(DAGSTER_HOME)/dagster.yaml" ] || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
+
+## The demo: legacy demo DB, migration job on the embedded SQLite default, summary.
+demo: install dagster-home
+	$(BIN)/python -m dropout_pipelines.demo
+
+## The Dagster UI on http://127.0.0.1:3000
+dev: install dagster-home
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## MariaDB server for the tests: installed with apt when missing (started by the tests).
+mariadb:
+	@if command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; then :; else \
+		echo "installing mariadb-server (apt)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mariadb-server mariadb-client >/dev/null; \
+	fi
+
+lint: install
+	$(BIN)/ruff check dropout_pipelines dropout_pipelines_tests
+
+## Every test, on SQLite and on a real MariaDB server started on 127.0.0.1.
+test: install mariadb lint
+	$(BIN)/python -m pytest
+
+## Regenerate sql/mysql/schema_v2.sql from the metadata.
+ddl: install
+	$(BIN)/python -m dropout_pipelines.warehouse.ddl
+
+bench-migration: install mariadb
+	$(BIN)/python -m dropout_pipelines.benchmarks.migration
+
+clean:
+	rm -rf $(VENV) .dagster_home data
