@@ -10,6 +10,7 @@ The insert-only triggers of `training_data` are in `triggers.py`.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 metadata = sa.MetaData()
 
@@ -22,6 +23,10 @@ CourseId = sa.String(255)
 Semester = sa.String(64)
 ModelName = sa.String(128)
 ModelVersion = sa.String(64)
+# Microsecond timestamps on MySQL/MariaDB, spelled out: Dagster's MySQL storage registers a
+# global DATETIME → DATETIME(6) compile rule, so a bare DateTime would render differently
+# depending on whether Dagster's storage was imported.
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 RISK_LEVELS = ("LOW", "MEDIUM", "HIGH")
 PURPOSES = ("serving", "shadow")
@@ -62,10 +67,10 @@ courses = sa.Table(
     sa.Column("display_name", sa.String(255)),
     sa.Column("org", sa.String(255)),
     sa.Column("semester", Semester),
-    sa.Column("start_at", sa.DateTime),
-    sa.Column("end_at", sa.DateTime),
-    sa.Column("discovered_at", sa.DateTime, nullable=False),
-    sa.Column("final_grades_fetched_at", sa.DateTime),
+    sa.Column("start_at", Timestamp),
+    sa.Column("end_at", Timestamp),
+    sa.Column("discovered_at", Timestamp, nullable=False),
+    sa.Column("final_grades_fetched_at", Timestamp),
     sa.Index("ix_courses_semester", "semester"),
     **MYSQL_TABLE_OPTIONS,
 )
@@ -80,8 +85,8 @@ enrollments = sa.Table(
     sa.Column("email", sa.String(255)),
     sa.Column("mode", sa.String(32)),
     sa.Column("is_active", sa.Boolean),
-    sa.Column("enrolled_at", sa.DateTime),
-    sa.Column("fetched_at", sa.DateTime, nullable=False),
+    sa.Column("enrolled_at", Timestamp),
+    sa.Column("fetched_at", Timestamp, nullable=False),
     sa.Index("ix_enrollments_course", "course_id"),
     **MYSQL_TABLE_OPTIONS,
 )
@@ -95,7 +100,7 @@ mooc_grades = sa.Table(
     sa.Column("letter_grade", sa.String(16)),
     sa.Column("passed", sa.Boolean),
     sa.Column("section_breakdown", sa.JSON),
-    sa.Column("fetched_at", sa.DateTime, nullable=False),
+    sa.Column("fetched_at", Timestamp, nullable=False),
     sa.CheckConstraint(
         "grade_percentage IS NULL OR (grade_percentage >= 0 AND grade_percentage <= 100)",
         name="ck_mooc_grades_percentage",
@@ -116,7 +121,7 @@ h5p_results = sa.Table(
     sa.Column("completed", sa.Boolean),
     sa.Column("success", sa.Boolean),
     sa.Column("duration_s", sa.Double),
-    sa.Column("occurred_at", sa.DateTime, nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
     sa.Index("ix_h5p_results_course_user", "course_id", "user_id"),
     **MYSQL_TABLE_OPTIONS,
 )
@@ -128,8 +133,8 @@ student_features = sa.Table(
     sa.Column("course_id", CourseId, primary_key=True),
     *feature_columns(),
     sa.Column("extra_features", sa.JSON),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
     sa.Index("ix_student_features_course", "course_id"),
     **MYSQL_TABLE_OPTIONS,
 )
@@ -142,7 +147,7 @@ feature_snapshots = sa.Table(
     sa.Column("course_id", CourseId, nullable=False),
     sa.Column("snapshot_week", sa.Integer, nullable=False),
     *feature_columns(),
-    sa.Column("captured_at", sa.DateTime, nullable=False),
+    sa.Column("captured_at", Timestamp, nullable=False),
     sa.UniqueConstraint("user_id", "course_id", "snapshot_week", name="uq_feature_snapshots_week"),
     sa.Index("ix_feature_snapshots_course_week", "course_id", "snapshot_week"),
     **MYSQL_TABLE_OPTIONS,
@@ -165,7 +170,7 @@ predictions = sa.Table(
     sa.Column("snapshot_completion_rate", sa.Double),
     sa.Column("snapshot_week", sa.Integer),
     sa.Column("run_id", sa.String(64), nullable=False),
-    sa.Column("predicted_at", sa.DateTime, nullable=False),
+    sa.Column("predicted_at", Timestamp, nullable=False),
     # 1 for the latest serving row, NULL otherwise: the unique index below then allows
     # exactly one latest serving row per (user_id, course_id) and any number of others.
     sa.Column(
@@ -207,7 +212,7 @@ training_data = sa.Table(
     sa.Column("is_dropout", sa.Boolean),
     sa.Column("final_grade", sa.Double),
     sa.Column("source", sa.String(32), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
     # Legacy rows have no week (NULL); -1 makes them unique per student and semester too.
     sa.Column(
         "snapshot_week_key",
@@ -243,7 +248,7 @@ model_registry = sa.Table(
     sa.Column("training_rows", sa.Integer),
     sa.Column("is_active", sa.Boolean, nullable=False),
     sa.Column("is_default", sa.Boolean, nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("run_id", sa.String(64)),
     # 1 for the default model, NULL otherwise: at most one default, enforced by a unique index.
     sa.Column(
@@ -266,7 +271,7 @@ model_training_lineage = sa.Table(
     sa.Column("semester", Semester, nullable=False),
     sa.Column("training_rows", sa.Integer, nullable=False),
     sa.Column("data_hash", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
     sa.UniqueConstraint(
         "model_name", "model_version", "semester", name="uq_lineage_model_semester"
     ),
@@ -284,7 +289,7 @@ course_model_mapping = sa.Table(
     sa.Column("shadow_model_name", ModelName),
     sa.Column("ab_model_name", ModelName),
     sa.Column("ab_share", sa.Double),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
     sa.CheckConstraint(_in("predict_frequency", PREDICT_FREQUENCIES), name="ck_mapping_frequency"),
     sa.CheckConstraint(
         "ab_share IS NULL OR (ab_share >= 0 AND ab_share <= 1)", name="ck_mapping_ab_share"
@@ -301,7 +306,7 @@ legacy_migrations = sa.Table(
     sa.Column("raw_rows", sa.Integer, nullable=False),
     sa.Column("summary", sa.JSON, nullable=False),
     sa.Column("run_id", sa.String(64), nullable=False),
-    sa.Column("migrated_at", sa.DateTime, nullable=False),
+    sa.Column("migrated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("source_table", name="uq_legacy_migrations_source"),
     **MYSQL_TABLE_OPTIONS,
 )

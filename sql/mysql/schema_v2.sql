@@ -11,7 +11,7 @@ CREATE TABLE course_model_mapping (
 	shadow_model_name VARCHAR(128),
 	ab_model_name VARCHAR(128),
 	ab_share DOUBLE,
-	updated_at DATETIME NOT NULL,
+	updated_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (course_id),
 	CONSTRAINT ck_mapping_frequency CHECK (predict_frequency IN ('hourly', 'daily', 'weekly', 'manual')),
 	CONSTRAINT ck_mapping_ab_share CHECK (ab_share IS NULL OR (ab_share >= 0 AND ab_share <= 1))
@@ -22,10 +22,10 @@ CREATE TABLE courses (
 	display_name VARCHAR(255),
 	org VARCHAR(255),
 	semester VARCHAR(64),
-	start_at DATETIME,
-	end_at DATETIME,
-	discovered_at DATETIME NOT NULL,
-	final_grades_fetched_at DATETIME,
+	start_at DATETIME(6),
+	end_at DATETIME(6),
+	discovered_at DATETIME(6) NOT NULL,
+	final_grades_fetched_at DATETIME(6),
 	PRIMARY KEY (course_id)
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
@@ -39,8 +39,8 @@ CREATE TABLE enrollments (
 	email VARCHAR(255),
 	mode VARCHAR(32),
 	is_active BOOL,
-	enrolled_at DATETIME,
-	fetched_at DATETIME NOT NULL,
+	enrolled_at DATETIME(6),
+	fetched_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (user_id, course_id)
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
@@ -64,7 +64,7 @@ CREATE TABLE feature_snapshots (
 	days_since_last_activity INTEGER,
 	days_enrolled INTEGER,
 	week_of_course INTEGER,
-	captured_at DATETIME NOT NULL,
+	captured_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (id),
 	CONSTRAINT uq_feature_snapshots_week UNIQUE (user_id, course_id, snapshot_week)
 )ENGINE=InnoDB CHARSET=utf8mb4;
@@ -81,7 +81,7 @@ CREATE TABLE h5p_results (
 	completed BOOL,
 	success BOOL,
 	duration_s DOUBLE,
-	occurred_at DATETIME NOT NULL,
+	occurred_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (statement_id)
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
@@ -94,7 +94,7 @@ CREATE TABLE legacy_migrations (
 	raw_rows INTEGER NOT NULL,
 	summary JSON NOT NULL,
 	run_id VARCHAR(64) NOT NULL,
-	migrated_at DATETIME NOT NULL,
+	migrated_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (id),
 	CONSTRAINT uq_legacy_migrations_source UNIQUE (source_table)
 )ENGINE=InnoDB CHARSET=utf8mb4;
@@ -113,7 +113,7 @@ CREATE TABLE model_registry (
 	training_rows INTEGER,
 	is_active BOOL NOT NULL,
 	is_default BOOL NOT NULL,
-	created_at DATETIME NOT NULL,
+	created_at DATETIME(6) NOT NULL,
 	run_id VARCHAR(64),
 	default_slot INTEGER GENERATED ALWAYS AS (CASE WHEN is_default = 1 THEN 1 END) STORED,
 	PRIMARY KEY (id),
@@ -130,7 +130,7 @@ CREATE TABLE model_training_lineage (
 	semester VARCHAR(64) NOT NULL,
 	training_rows INTEGER NOT NULL,
 	data_hash VARCHAR(64) NOT NULL,
-	created_at DATETIME NOT NULL,
+	created_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (id),
 	CONSTRAINT uq_lineage_model_semester UNIQUE (model_name, model_version, semester)
 )ENGINE=InnoDB CHARSET=utf8mb4;
@@ -142,7 +142,7 @@ CREATE TABLE mooc_grades (
 	letter_grade VARCHAR(16),
 	passed BOOL,
 	section_breakdown JSON,
-	fetched_at DATETIME NOT NULL,
+	fetched_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (user_id, course_id),
 	CONSTRAINT ck_mooc_grades_percentage CHECK (grade_percentage IS NULL OR (grade_percentage >= 0 AND grade_percentage <= 100))
 )ENGINE=InnoDB CHARSET=utf8mb4;
@@ -164,7 +164,7 @@ CREATE TABLE predictions (
 	snapshot_completion_rate DOUBLE,
 	snapshot_week INTEGER,
 	run_id VARCHAR(64) NOT NULL,
-	predicted_at DATETIME NOT NULL,
+	predicted_at DATETIME(6) NOT NULL,
 	latest_serving_slot INTEGER GENERATED ALWAYS AS (CASE WHEN is_latest = 1 AND purpose = 'serving' THEN 1 END) STORED,
 	PRIMARY KEY (id),
 	CONSTRAINT ck_predictions_score_range CHECK (fail_risk_score >= 0 AND fail_risk_score <= 100),
@@ -196,8 +196,8 @@ CREATE TABLE student_features (
 	days_enrolled INTEGER,
 	week_of_course INTEGER,
 	extra_features JSON,
-	created_at DATETIME NOT NULL,
-	updated_at DATETIME NOT NULL,
+	created_at DATETIME(6) NOT NULL,
+	updated_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (user_id, course_id)
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
@@ -227,7 +227,7 @@ CREATE TABLE training_data (
 	is_dropout BOOL,
 	final_grade DOUBLE,
 	source VARCHAR(32) NOT NULL,
-	created_at DATETIME NOT NULL,
+	created_at DATETIME(6) NOT NULL,
 	snapshot_week_key INTEGER GENERATED ALWAYS AS (COALESCE(snapshot_week, -1)) STORED,
 	PRIMARY KEY (id),
 	CONSTRAINT ck_training_data_source CHECK (source IN ('legacy_migration', 'semester_close'))
