@@ -2,7 +2,8 @@
 
 from dagster import Definitions
 
+from dropout_pipelines.ingest import definitions as ingest
 from dropout_pipelines.migration import definitions as migration
 from dropout_pipelines.warehouse import definitions as warehouse
 
-defs = Definitions.merge(warehouse.defs, migration.defs)
+defs = Definitions.merge(warehouse.defs, migration.defs, ingest.defs)

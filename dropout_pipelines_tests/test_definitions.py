@@ -11,11 +11,19 @@ from pathlib import Path
 from dropout_pipelines.definitions import defs
 from dropout_pipelines.settings import PROJECT_ROOT
 
-EXPECTED_ASSET_KEYS: set[str] = set()
-EXPECTED_JOBS = {"legacy_migration_job", "legacy_retire_job"}
+EXPECTED_ASSET_KEYS = {
+    "courses",
+    "mooc_enrollments",
+    "mooc_grades",
+    "h5p_results",
+    "student_features",
+    "feature_snapshots",
+}
+EXPECTED_PARTITIONED = EXPECTED_ASSET_KEYS - {"courses"}
+EXPECTED_JOBS = {"legacy_migration_job", "legacy_retire_job", "ingest_course_job"}
 EXPECTED_SCHEDULES: set[str] = set()
-EXPECTED_SENSORS: set[str] = set()
-EXPECTED_RESOURCES = {"warehouse"}
+EXPECTED_SENSORS = {"course_discovery_sensor"}
+EXPECTED_RESOURCES = {"warehouse", "openedx", "lrs"}
 
 
 def test_definitions_expose_the_expected_interface():
@@ -27,10 +35,16 @@ def test_definitions_expose_the_expected_interface():
     assert {s.name for s in repository.schedule_defs} == EXPECTED_SCHEDULES
     assert {s.name for s in repository.sensor_defs} == EXPECTED_SENSORS
     assert EXPECTED_RESOURCES <= set(defs.resources or {})
+    partitioned = {
+        key.to_user_string()
+        for key in repository.asset_graph.get_all_asset_keys()
+        if repository.asset_graph.get(key).partitions_def is not None
+    }
+    assert partitioned == EXPECTED_PARTITIONED
 
 
 def test_migration_job_ops_in_order():
-    job = defs.get_job_def("legacy_migration_job")
+    job = defs.resolve_job_def("legacy_migration_job")
     upstream = {
         invocation.name: {dep.node for dep in inputs.values()}
         for invocation, inputs in job.graph.dependencies.items()

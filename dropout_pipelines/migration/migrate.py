@@ -19,7 +19,8 @@ from dropout_pipelines.migration.profile import SourceProfile, profile_source
 from dropout_pipelines.migration.selects import LegacySelects
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import insert_rows_skip_existing, insert_select_skip_existing
-from dropout_pipelines.warehouse.course_keys import default_semester, parse_course_key
+from dropout_pipelines.warehouse.course_keys import parse_course_key
+from dropout_pipelines.warehouse.semesters import semester_for
 
 Log = Callable[[str], None]
 
@@ -58,8 +59,7 @@ def _course_semesters(connection: sa.Connection, legacy: LegacyTable) -> dict[st
             if semesters.get(course_id) is None:
                 semesters[course_id] = semester.strip()
     return {
-        course_id: semester or default_semester(course_id)
-        for course_id, semester in semesters.items()
+        course_id: semester or semester_for(course_id) for course_id, semester in semesters.items()
     }
 
 

@@ -52,3 +52,39 @@ def insert_rows_skip_existing(
         first_key = table.primary_key.columns.values()[0].name
         statement = mysql.insert(table).on_duplicate_key_update({first_key: table.c[first_key]})
     return _execute_counting_new_rows(connection, table, statement, list(rows))
+
+
+UPSERT_CHUNK_ROWS = 5_000
+
+
+def frame_records(frame) -> list[dict]:
+    """DataFrame rows as dicts of plain Python values, missing values as None (vectorised)."""
+    plain = frame.astype(object)
+    return plain.where(frame.notna(), None).to_dict("records")
+
+
+def upsert_rows(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[dict],
+    key_columns: Sequence[str],
+    update_columns: Sequence[str],
+) -> int:
+    """Insert `rows`, or update `update_columns` where the key exists: one statement per
+    chunk (`ON CONFLICT DO UPDATE` / `ON DUPLICATE KEY UPDATE`), never a row-by-row loop."""
+    if not rows:
+        return 0
+    if connection.dialect.name == "sqlite":
+        base = sqlite.insert(table)
+        statement = base.on_conflict_do_update(
+            index_elements=list(key_columns),
+            set_={column: base.excluded[column] for column in update_columns},
+        )
+    else:
+        base = mysql.insert(table)
+        statement = base.on_duplicate_key_update(
+            {column: base.inserted[column] for column in update_columns}
+        )
+    for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
+        connection.execute(statement, list(rows[start : start + UPSERT_CHUNK_ROWS]))
+    return len(rows)

@@ -1,0 +1,20 @@
+"""Jobs of the ingestion domain."""
+
+from dagster import AssetSelection, define_asset_job
+
+from dropout_pipelines.ingest.partitions import courses_partitions
+
+COURSE_ASSET_KEYS = (
+    "mooc_enrollments",
+    "mooc_grades",
+    "h5p_results",
+    "student_features",
+    "feature_snapshots",
+)
+
+ingest_course_job = define_asset_job(
+    "ingest_course_job",
+    selection=AssetSelection.assets(*COURSE_ASSET_KEYS),
+    partitions_def=courses_partitions,
+    description="Fetch one course from Open edX + the LRS and rebuild its features.",
+)

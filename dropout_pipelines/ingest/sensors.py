@@ -1,0 +1,73 @@
+"""`course_discovery_sensor`: new Open edX courses become partitions and get ingested.
+
+Each tick lists the courses Open edX knows (and the courses of `course_model_mapping`),
+adds the new ones to the `courses` dynamic partitions and requests their first ingestion,
+so a new course shows up in the warehouse, and in the instructors' list, without anybody
+running anything by hand.
+"""
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from dropout_pipelines.ingest.errors import OpenEdxAuthError, OpenEdxPermissionError, UpstreamError
+from dropout_pipelines.ingest.jobs import ingest_course_job
+from dropout_pipelines.ingest.partitions import courses_partitions
+from dropout_pipelines.ingest.resources import OpenEdxResource
+from dropout_pipelines.warehouse import schema as s
+from dropout_pipelines.warehouse.resource import WarehouseResource
+
+DISCOVERY_INTERVAL_S = 300
+
+
+def mapped_course_ids(warehouse: WarehouseResource) -> set[str]:
+    """Courses an engineer mapped to a model, even before Open edX lists them."""
+    engine = warehouse.get_engine()
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table(s.course_model_mapping.name):
+            return set()
+        return set(connection.execute(sa.select(s.course_model_mapping.c.course_id)).scalars())
+
+
+def plan_discovery(
+    listed: Iterable[str], mapped: Iterable[str], known: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """(new partition keys, courses to ingest now): only Open edX courses can be fetched."""
+    listed, known = set(listed), set(known)
+    new_keys = sorted((listed | set(mapped)) - known)
+    return new_keys, sorted(set(new_keys) & listed)
+
+
+@sensor(
+    job=ingest_course_job,
+    minimum_interval_seconds=DISCOVERY_INTERVAL_S,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Adds new Open edX courses as partitions and requests their first ingestion.",
+)
+def course_discovery_sensor(
+    context: SensorEvaluationContext, openedx: OpenEdxResource, warehouse: WarehouseResource
+):
+    try:
+        listed = openedx.client().list_courses()["course_id"]
+    except (OpenEdxAuthError, OpenEdxPermissionError, UpstreamError) as error:
+        return SkipReason(f"Open edX course list unavailable: {error}")
+    known = context.instance.get_dynamic_partitions(courses_partitions.name)
+    new_keys, to_ingest = plan_discovery(listed, mapped_course_ids(warehouse), known)
+    if not new_keys:
+        return SkipReason(f"no new course ({len(known)} known)")
+    context.log.info(f"new courses: {new_keys}; ingesting {len(to_ingest)}")
+    return SensorResult(
+        run_requests=[
+            RunRequest(partition_key=course_id, run_key=f"first-ingestion:{course_id}")
+            for course_id in to_ingest
+        ],
+        dynamic_partitions_requests=[courses_partitions.build_add_request(new_keys)],
+    )

@@ -1,0 +1,68 @@
+"""Field checks for JSON records, so a schema change upstream fails loudly and precisely.
+
+Every check names the endpoint and the field path (`results[12].completion.earned`), which
+is what a data engineer needs to tell a fork's payload change from a transient glitch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dropout_pipelines.ingest.errors import PayloadError
+
+NUMBER = (int, float)
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _matches(value: Any, kinds: type | tuple[type, ...]) -> bool:
+    # bool is an int in Python but never a valid number or id in these payloads.
+    if isinstance(value, bool):
+        allowed = kinds if isinstance(kinds, tuple) else (kinds,)
+        return bool in allowed
+    return isinstance(value, kinds)
+
+
+def need(
+    record: Any,
+    field: str,
+    kinds: type | tuple[type, ...],
+    endpoint: str,
+    where: str,
+    *,
+    nullable: bool = False,
+    optional: bool = False,
+) -> Any:
+    """`record[field]`, checked: present (unless `optional`), of `kinds` (or null when
+    `nullable`). `where` is the record's path, e.g. ``results[3]``."""
+    path = f"{where}.{field}" if where else field
+    if not isinstance(record, Mapping):
+        raise PayloadError(
+            endpoint, where or field, f"expected an object, got {_type_name(record)}"
+        )
+    if field not in record:
+        if optional:
+            return None
+        raise PayloadError(endpoint, path, "missing")
+    value = record[field]
+    if value is None:
+        if nullable or optional:
+            return None
+        raise PayloadError(endpoint, path, "is null")
+    if not _matches(value, kinds):
+        expected = (
+            kinds.__name__ if isinstance(kinds, type) else "/".join(k.__name__ for k in kinds)
+        )
+        raise PayloadError(endpoint, path, f"expected {expected}, got {_type_name(value)}")
+    return value
+
+
+def need_fraction(record: Any, field: str, endpoint: str, where: str) -> float:
+    """A number in [0, 1] (edX grade and completion fractions), as float."""
+    value = float(need(record, field, NUMBER, endpoint, where))
+    if not -1e-9 <= value <= 1 + 1e-9:
+        raise PayloadError(endpoint, f"{where}.{field}", f"{value} is not a fraction in 0..1")
+    return value

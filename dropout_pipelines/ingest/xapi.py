@@ -1,0 +1,150 @@
+"""xAPI statements → rows: the fields the pipelines use, validated, plus vectorised parsing of
+verbs, ISO 8601 durations and timestamps.
+
+Statements come from Open edX event routing (course, video, problem activity) and from H5P
+itself (scored attempts on H5P content, marked by the `h5p.org` library category and the
+local-content-id extension). H5P also reports every sub-question of a container (question
+set, interactive video) with a `subContentId`; those are not counted as H5P content
+attempts, so a question set's score is not counted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from dropout_pipelines.ingest import frames
+from dropout_pipelines.ingest.actors import ActorResolver
+from dropout_pipelines.ingest.validate import NUMBER, need
+
+COURSE_ACTIVITY_TYPE = "http://adlnet.gov/expapi/activities/course"
+H5P_LOCAL_ID = "http://h5p.org/x-api/h5p-local-content-id"
+H5P_SUBCONTENT_ID = "http://h5p.org/x-api/h5p-subContentId"
+H5P_LIBRARY_PREFIX = "http://h5p.org/libraries/"
+
+_NUMBER = r"(\d+(?:[.,]\d+)?)"
+ISO_DURATION = (
+    rf"^P(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
+    rf"(?:T(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?$"
+)
+# Seconds per unit; years and months have no exact length, xAPI tools use 365 d and 30 d.
+DURATION_UNITS_S = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
+
+Row = dict[str, Any]
+
+
+def parse_durations(values: pd.Series) -> pd.Series:
+    """ISO 8601 durations (`PT2M5.37S`, `PT125.37S`, `P1DT2H`) → seconds; NaN when absent
+    or not a duration (a malformed optional field should not fail a whole course)."""
+    text = values.astype(object).where(values.notna(), "").astype(str).str.strip().str.upper()
+    parts = text.str.extract(ISO_DURATION)
+    seconds = pd.Series(0.0, index=values.index)
+    found = pd.Series(False, index=values.index)
+    for column, unit in zip(parts.columns, DURATION_UNITS_S, strict=True):
+        amount = pd.to_numeric(parts[column].str.replace(",", ".", regex=False), errors="coerce")
+        seconds = seconds + amount.fillna(0.0) * unit
+        found = found | amount.notna()
+    return seconds.where(found).astype("float64")
+
+
+def verb_names(verbs: pd.Series) -> pd.Series:
+    """The last path segment of verb IRIs (`…/verbs/completed` → `completed`)."""
+    return verbs.astype(object).str.extract(r"([^/#]+)[/#]?$", expand=False)
+
+
+def _activities(context: Any, kind: str) -> list[Any]:
+    """`context.contextActivities.<kind>` as a list (1.0.x allows a single object)."""
+    if not isinstance(context, Mapping):
+        return []
+    groups = context.get("contextActivities")
+    value = groups.get(kind) if isinstance(groups, Mapping) else None
+    if isinstance(value, Mapping):
+        return [value]
+    return value if isinstance(value, list) else []
+
+
+def _type_of(activity: Any) -> str | None:
+    definition = activity.get("definition") if isinstance(activity, Mapping) else None
+    kind = definition.get("type") if isinstance(definition, Mapping) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _id_of(activity: Any) -> str | None:
+    value = activity.get("id") if isinstance(activity, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def course_activity_of(statement_object: Any, context: Any, course_iri: str | None) -> str | None:
+    """The course the statement belongs to: the requested course IRI where it appears
+    (object, parent or grouping), else the first activity typed as a course, else the first
+    parent/grouping activity."""
+    related = _activities(context, "parent") + _activities(context, "grouping")
+    candidates = [statement_object, *related]
+    ids = [_id_of(activity) for activity in candidates]
+    if course_iri is not None and course_iri in ids:
+        return course_iri
+    for activity, activity_id in zip(candidates, ids, strict=True):
+        if activity_id and _type_of(activity) == COURSE_ACTIVITY_TYPE:
+            return activity_id
+    return next((_id_of(a) for a in related if _id_of(a)), None)
+
+
+def is_h5p_content(statement_object: Any, context: Any) -> bool:
+    """H5P content itself (not one of its sub-questions)."""
+    object_id = _id_of(statement_object) or ""
+    definition = (
+        statement_object.get("definition") if isinstance(statement_object, Mapping) else None
+    )
+    extensions = definition.get("extensions") if isinstance(definition, Mapping) else None
+    extensions = extensions if isinstance(extensions, Mapping) else {}
+    if H5P_SUBCONTENT_ID in extensions or "subContentId=" in object_id:
+        return False
+    library = any(
+        (_id_of(category) or "").startswith(H5P_LIBRARY_PREFIX)
+        for category in _activities(context, "category")
+    )
+    return library or H5P_LOCAL_ID in extensions or "type@h5pxblock+" in object_id
+
+
+def statement_row(
+    statement: Any, where: str, resolver: ActorResolver, course_iri: str | None, endpoint: str
+) -> Row:
+    """One statement, validated: the fields the pipelines use (timestamps still strings)."""
+    statement_id = need(statement, "id", str, endpoint, where)
+    actor = need(statement, "actor", dict, endpoint, where)
+    verb = need(statement, "verb", dict, endpoint, where)
+    statement_object = need(statement, "object", dict, endpoint, where)
+    context = need(statement, "context", dict, endpoint, where, optional=True)
+    result = need(statement, "result", dict, endpoint, where, optional=True) or {}
+    score = need(result, "score", dict, endpoint, f"{where}.result", optional=True) or {}
+    score_where = f"{where}.result.score"
+    return {
+        "statement_id": statement_id,
+        "actor": resolver.resolve(actor),
+        "verb": need(verb, "id", str, endpoint, f"{where}.verb"),
+        "verb_name": None,
+        "object_id": need(statement_object, "id", str, endpoint, f"{where}.object", optional=True),
+        "object_type": _type_of(statement_object),
+        "course_activity": course_activity_of(statement_object, context, course_iri),
+        "score_raw": need(score, "raw", NUMBER, endpoint, score_where, optional=True),
+        "score_max": need(score, "max", NUMBER, endpoint, score_where, optional=True),
+        "score_scaled": need(score, "scaled", NUMBER, endpoint, score_where, optional=True),
+        "completion": need(result, "completion", bool, endpoint, f"{where}.result", optional=True),
+        "success": need(result, "success", bool, endpoint, f"{where}.result", optional=True),
+        "duration": need(result, "duration", str, endpoint, f"{where}.result", optional=True),
+        "duration_s": None,
+        "timestamp": need(statement, "timestamp", str, endpoint, where),
+        "stored": need(statement, "stored", str, endpoint, where),
+        "is_h5p": is_h5p_content(statement_object, context),
+    }
+
+
+def statements_frame(rows: list[Row], endpoint: str) -> pd.DataFrame:
+    """Rows → the fixed statements frame, parsing verbs, durations and timestamps at once."""
+    frame = frames.build_frame(rows, frames.STATEMENTS, endpoint, "statements[*]")
+    durations = pd.Series([row["duration"] for row in rows], index=frame.index, dtype=object)
+    frame["verb_name"] = verb_names(frame["verb"]).astype(frames.STRING)
+    frame["duration_s"] = parse_durations(durations)
+    return frame
