@@ -1,9 +1,10 @@
-"""`make demo`: the legacy demo database, the migration job as a real Dagster run, a summary.
+"""`make demo`: legacy demo database → migration → simulator → discovery → ingestion.
 
-Runs against `DROPOUT_DB_URL` (default: the embedded SQLite file) and records the run in
-`DAGSTER_HOME`, so it shows in the UI that `make dev` opens. Safe to run twice: the legacy
-table is generated only when the database has none, and the migration recognises its own
-completed work.
+Runs against `DROPOUT_DB_URL` (default: the embedded SQLite file) and records every run in
+`DAGSTER_HOME`, so they show in the UI that `make dev` opens. The bundled Open edX + LRS
+simulator runs on 127.0.0.1 for the demo's duration (unless `OPENEDX_BASE_URL` points at a
+real Open edX). Safe to run twice: the legacy table is generated only when the database has
+none, the migration recognises its own completed work, ingestion upserts.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ import sys
 from pathlib import Path
 
 import sqlalchemy as sa
+from dagster import DagsterInstance
 
 from dropout_pipelines.settings import PROJECT_ROOT, db_url_from_env
 from dropout_pipelines.simulator.legacy_data import (
     LegacyDataSpec,
     generate_raw_data,
     write_raw_data,
+)
+from dropout_pipelines.simulator.openedx import (
+    DataParams,
+    RunningSimulator,
+    SimulatorConfig,
+    start_simulator,
 )
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.engine import get_engine
@@ -30,6 +38,9 @@ SUMMARY_TABLES = (
     s.courses,
     s.student_features,
     s.enrollments,
+    s.mooc_grades,
+    s.h5p_results,
+    s.feature_snapshots,
     s.predictions,
     s.training_data,
     s.model_registry,
@@ -102,6 +113,67 @@ def print_summary(engine: sa.Engine) -> None:
         print(f"    {course_id:<45} {students:>6} students")
 
 
+def start_bundled_simulator() -> RunningSimulator | None:
+    """Start the simulator and point the OPENEDX_*/LRS_* variables at it (unless set)."""
+    if os.environ.get("OPENEDX_BASE_URL"):
+        say(f"using the Open edX at {os.environ['OPENEDX_BASE_URL']} (OPENEDX_BASE_URL)")
+        return None
+    simulator = start_simulator(SimulatorConfig(data=DataParams(seed=7)))
+    credentials = simulator.config.credentials
+    os.environ.update(
+        {
+            "OPENEDX_BASE_URL": simulator.base_url,
+            "OPENEDX_CLIENT_ID": credentials.client_id,
+            "OPENEDX_CLIENT_SECRET": credentials.client_secret,
+            "LRS_URL": simulator.lrs_url,
+            "LRS_USERNAME": credentials.lrs_username,
+            "LRS_PASSWORD": credentials.lrs_password,
+        }
+    )
+    say(f"bundled Open edX + LRS simulator on {simulator.base_url} (LRS {simulator.lrs_url})")
+    return simulator
+
+
+def _materialization_metadata(result, asset_key: str) -> dict:
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key.to_user_string() == asset_key:
+            return materialization.metadata
+    return {}
+
+
+def discover_and_ingest() -> None:
+    """What course_discovery_sensor does on its first tick, then the runs it requests."""
+    from dropout_pipelines.definitions import defs
+    from dropout_pipelines.ingest.partitions import courses_partitions
+    from dropout_pipelines.ingest.resources import openedx_resource_from_env
+    from dropout_pipelines.ingest.sensors import mapped_course_ids, plan_discovery
+    from dropout_pipelines.warehouse.resource import WarehouseResource
+
+    instance = DagsterInstance.get()
+    openedx = openedx_resource_from_env().process_config_and_initialize()
+    listed = openedx.client().list_courses()["course_id"]
+    known = instance.get_dynamic_partitions(courses_partitions.name)
+    new_keys, _ = plan_discovery(listed, mapped_course_ids(WarehouseResource()), known)
+    instance.add_dynamic_partitions(courses_partitions.name, new_keys)
+    say(f"discovered {len(listed)} Open edX courses ({len(new_keys)} new partitions)")
+    job = defs.resolve_job_def("ingest_course_job")
+    for course_id in sorted(listed):
+        result = job.execute_in_process(
+            partition_key=course_id,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        if not result.success:
+            raise SystemExit(f"ingestion of {course_id} failed: see the run in the Dagster UI")
+        metadata = _materialization_metadata(result, "student_features")
+        say(
+            f"ingested {course_id}: {metadata['students'].value} students, "
+            f"{metadata['pages'].value} pages, {metadata['seconds'].value}s"
+        )
+
+
 def main() -> int:
     url = db_url_from_env()
     say(f"warehouse: {mask_url(url)}")
@@ -110,8 +182,17 @@ def main() -> int:
     ensure_legacy_table(engine)
     say("running legacy_migration_job (backup, schema, migrate, model, mapping, views, verify)")
     run_job("legacy_migration_job")
+    simulator = start_bundled_simulator()
+    try:
+        discover_and_ingest()
+    finally:
+        if simulator is not None:
+            simulator.stop()
     print_summary(engine)
-    say("open the Dagster UI with `make dev`, then http://127.0.0.1:3000 (runs → the migration)")
+    say(
+        "open the Dagster UI with `make dev`, then http://127.0.0.1:3000 "
+        "(Runs, Assets, the course partitions)"
+    )
     return 0
 
 
