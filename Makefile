@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo dev test lint mariadb dagster-home ddl bench-migration clean
+.PHONY: install demo dev test lint mariadb dagster-home ddl bench-migration bench-ingest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -51,6 +51,9 @@ ddl: install
 
 bench-migration: install mariadb
 	$(BIN)/python -m dropout_pipelines.benchmarks.migration
+
+bench-ingest: install
+	$(BIN)/python -m dropout_pipelines.benchmarks.ingest
 
 clean:
 	rm -rf $(VENV) .dagster_home data

@@ -1,8 +1,6 @@
-"""Jobs of the ingestion domain."""
+"""Jobs of the ingestion domain (partitioned by `courses`, inferred from the assets)."""
 
 from dagster import AssetSelection, define_asset_job
-
-from dropout_pipelines.ingest.partitions import courses_partitions
 
 COURSE_ASSET_KEYS = (
     "mooc_enrollments",
@@ -15,6 +13,5 @@ COURSE_ASSET_KEYS = (
 ingest_course_job = define_asset_job(
     "ingest_course_job",
     selection=AssetSelection.assets(*COURSE_ASSET_KEYS),
-    partitions_def=courses_partitions,
     description="Fetch one course from Open edX + the LRS and rebuild its features.",
 )
