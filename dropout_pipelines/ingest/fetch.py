@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import datetime
 
 import numpy as np
@@ -22,6 +23,14 @@ from dropout_pipelines.warehouse.course_keys import parse_course_key
 from dropout_pipelines.warehouse.semesters import semester_for
 
 ClientFactory = Callable[[], OpenEdxClient]
+
+# The Open edX sources of a course, fetched side by side.
+SOURCE_FETCHES: dict[str, Callable[[OpenEdxClient, str], object]] = {
+    "enrollments": OpenEdxClient.enrollments,
+    "gradebook": OpenEdxClient.gradebook,
+    "completion": OpenEdxClient.completion,
+    "cutoffs": OpenEdxClient.grade_cutoffs,
+}
 
 
 def _naive(value) -> datetime | None:
@@ -118,23 +127,29 @@ def fetch_course(
     concurrent: bool = True,
 ) -> CourseBundle:
     """Fetch every source of one course and compute its features as of `now`."""
-    openedx = openedx_factory()
-    info = openedx.course(course_id).iloc[0]
-    jobs = {
-        "enrollments": lambda client: client.enrollments(course_id),
-        "gradebook": lambda client: client.gradebook(course_id),
-        "completion": lambda client: client.completion(course_id),
-        "cutoffs": lambda client: client.grade_cutoffs(course_id),
-    }
-    clients = {name: openedx_factory() if concurrent else openedx for name in jobs}
-    lrs = lrs_factory()
-    with ThreadPoolExecutor(max_workers=len(jobs) + 1 if concurrent else 1) as pool:
-        futures = {name: pool.submit(job, clients[name]) for name, job in jobs.items()}
-        statements_future = pool.submit(lrs.statements, course_id)
-        results = {name: future.result() for name, future in futures.items()}
-        statements = statements_future.result()
-    enrollments = results["enrollments"]
-    accounts = openedx.accounts(sorted(enrollments["username"].unique()))
+    with ExitStack() as stack:
+        openedx = stack.enter_context(openedx_factory())
+        lrs = stack.enter_context(lrs_factory())
+        info = openedx.course(course_id).iloc[0]
+        # One client (own session, own token) per concurrent endpoint: requests sessions
+        # are not shared across threads.
+        clients = {
+            name: stack.enter_context(openedx_factory()) if concurrent else openedx
+            for name in SOURCE_FETCHES
+        }
+        with ThreadPoolExecutor(max_workers=len(clients) + 1 if concurrent else 1) as pool:
+            futures = {
+                name: pool.submit(fetch, clients[name], course_id)
+                for name, fetch in SOURCE_FETCHES.items()
+            }
+            statements_future = pool.submit(lrs.statements, course_id)
+            results = {name: future.result() for name, future in futures.items()}
+            statements = statements_future.result()
+        enrollments = results["enrollments"]
+        accounts = openedx.accounts(sorted(enrollments["username"].unique()))
+        stats = {"course_and_accounts": openedx.stats, "lrs": lrs.stats}
+        if concurrent:
+            stats |= {name: client.stats for name, client in clients.items()}
     cutoffs = results["cutoffs"]
     threshold = min(cutoffs.values()) if cutoffs else None
 
@@ -168,9 +183,6 @@ def fetch_course(
         "start_at": window.start,
         "end_at": window.end,
     }
-    stats = {name: client.stats for name, client in clients.items()}
-    stats["course_and_accounts"] = openedx.stats
-    stats["lrs"] = lrs.stats
     return CourseBundle(
         course=course,
         enrollments=enrollment_frame,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import requests
 
@@ -321,3 +321,23 @@ def error_reason(error: ValueError) -> str:
     if isinstance(error, json.JSONDecodeError):
         return f"{error.msg} at byte {error.pos}"
     return type(error).__name__
+
+
+class SessionClient:
+    """Shared plumbing of the API clients: one `ApiSession`, closed with the client."""
+
+    _session: ApiSession
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    @property
+    def stats(self) -> FetchStats:
+        """Requests, pages, retries, seconds and bytes so far (for Dagster metadata)."""
+        return self._session.stats

@@ -22,7 +22,12 @@ import pandas as pd
 from dropout_pipelines.ingest.actors import ActorResolver
 from dropout_pipelines.ingest.backoff import RetryPolicy
 from dropout_pipelines.ingest.errors import LRS_CREDENTIALS, PayloadError
-from dropout_pipelines.ingest.http import ApiSession, FetchStats, PageCallback, Timeout
+from dropout_pipelines.ingest.http import (
+    ApiSession,
+    PageCallback,
+    SessionClient,
+    Timeout,
+)
 from dropout_pipelines.ingest.paging import page_results
 from dropout_pipelines.ingest.urls import endpoint_of, rebase_link, strip_userinfo
 from dropout_pipelines.ingest.xapi import statement_row, statements_frame
@@ -71,7 +76,7 @@ def naive_utc(moment: datetime) -> pd.Timestamp:
     return stamp.tz_convert(None) if stamp.tzinfo is not None else stamp
 
 
-class LrsClient:
+class LrsClient(SessionClient):
     """Reads statements of one course at a time.
 
     `actor_id` chooses what identifies a learner in the `actor` column: `"username"`
@@ -123,19 +128,6 @@ class LrsClient:
             f"LrsClient({strip_userinfo(self.statements_url)!r}, "
             f"actor_id={self.resolver.actor_id!r})"
         )
-
-    def __enter__(self) -> LrsClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._session.close()
-
-    @property
-    def stats(self) -> FetchStats:
-        return self._session.stats
 
     @property
     def unmapped_actors(self) -> frozenset[str]:

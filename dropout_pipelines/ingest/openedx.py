@@ -27,7 +27,12 @@ from dropout_pipelines.ingest.errors import (
     PayloadError,
     UpstreamError,
 )
-from dropout_pipelines.ingest.http import ApiSession, FetchStats, PageCallback, Timeout
+from dropout_pipelines.ingest.http import (
+    ApiSession,
+    PageCallback,
+    SessionClient,
+    Timeout,
+)
 from dropout_pipelines.ingest.openedx_auth import OAuthClientCredentials, SessionCookie
 from dropout_pipelines.ingest.paging import next_page_url, page_results
 from dropout_pipelines.ingest.urls import (
@@ -49,7 +54,7 @@ PROGRESS_PATH = "/api/course_home/v1/progress/{course}"
 Row = dict[str, Any]
 
 
-class OpenEdxClient:
+class OpenEdxClient(SessionClient):
     """Reads courses, enrollments, grades, completion and accounts from one Open edX LMS.
 
     Authenticate with an OAuth2 application (`client_id` + `client_secret`, a service user
@@ -98,20 +103,6 @@ class OpenEdxClient:
 
     def __repr__(self) -> str:
         return f"OpenEdxClient({strip_userinfo(self.base_url)!r}, auth={self._session.auth!r})"
-
-    def __enter__(self) -> OpenEdxClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._session.close()
-
-    @property
-    def stats(self) -> FetchStats:
-        """Requests, pages, retries, seconds and bytes so far (for Dagster metadata)."""
-        return self._session.stats
 
     @property
     def token_fetches(self) -> int:

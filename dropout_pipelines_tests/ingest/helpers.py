@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import DagsterInstance
 
 from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.simulator.openedx import RunningSimulator
+from dropout_pipelines_tests.support.dagster_runs import RunOutcome
 
 
 def point_at(monkeypatch, simulator: RunningSimulator, db_url: str, **overrides: str) -> None:
@@ -27,35 +26,7 @@ def point_at(monkeypatch, simulator: RunningSimulator, db_url: str, **overrides:
     monkeypatch.delenv("OPENEDX_SESSIONID", raising=False)
 
 
-@dataclass
-class IngestRun:
-    result: ExecuteInProcessResult
-    instance: DagsterInstance
-
-    @property
-    def success(self) -> bool:
-        return self.result.success
-
-    def logs(self) -> list[str]:
-        return [entry.message for entry in self.instance.all_logs(self.result.run_id)]
-
-    def failure_message(self) -> str:
-        return "\n".join(
-            str(event.step_failure_data.error.message)
-            + str(getattr(event.step_failure_data.error.cause, "message", ""))
-            for event in self.result.all_events
-            if event.event_type_value == "STEP_FAILURE"
-        )
-
-    def metadata(self, asset_key: str) -> dict:
-        for event in self.result.get_asset_materialization_events():
-            materialization = event.step_materialization_data.materialization
-            if materialization.asset_key.to_user_string() == asset_key:
-                return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-        raise AssertionError(f"no materialization of {asset_key}")
-
-
-def ingest(course_id: str, instance: DagsterInstance | None = None) -> IngestRun:
+def ingest(course_id: str, instance: DagsterInstance | None = None) -> RunOutcome:
     """Materialize the course's partition of the ingestion assets (definitions' resources)."""
     from dropout_pipelines.definitions import defs
 
@@ -65,4 +36,4 @@ def ingest(course_id: str, instance: DagsterInstance | None = None) -> IngestRun
     result = defs.resolve_job_def("ingest_course_job").execute_in_process(
         partition_key=course_id, instance=instance, raise_on_error=False
     )
-    return IngestRun(result, instance)
+    return RunOutcome(result, instance)

@@ -82,8 +82,8 @@ def test_first_ingestion_creates_schema_and_fills_every_table(monkeypatch, simul
     assert _count(engine, s.mooc_grades, RUNNING) == truth["active_enrollments"]
     assert _count(engine, s.h5p_results, RUNNING) > 0
     assert _count(engine, s.feature_snapshots, RUNNING) == truth["enrollments"]
-    assert run.metadata("student_features")["students"] == truth["enrollments"]
-    assert run.metadata("mooc_enrollments")["pages"] > 0
+    assert run.asset_metadata("student_features")["students"] == truth["enrollments"]
+    assert run.asset_metadata("mooc_enrollments")["pages"] > 0
     with engine.connect() as connection:
         course = connection.execute(
             sa.select(s.courses).where(s.courses.c.course_id == RUNNING)
@@ -112,7 +112,7 @@ def test_rerun_upserts_without_duplicates(monkeypatch, simulator, sqlite_url):
     before = {t.name: _count(engine, t, RUNNING) for t in (s.h5p_results, s.feature_snapshots)}
     second = ingest(RUNNING)
     assert second.success
-    assert second.metadata("h5p_results")["new_results"] == 0
+    assert second.asset_metadata("h5p_results")["new_results"] == 0
     assert {t.name: _count(engine, t, RUNNING) for t in (s.h5p_results, s.feature_snapshots)} == (
         before
     )

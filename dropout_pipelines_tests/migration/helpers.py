@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import DagsterInstance
 
 from dropout_pipelines.migration.jobs import legacy_migration_job
 from dropout_pipelines.simulator.legacy_data import (
@@ -19,6 +18,7 @@ from dropout_pipelines.simulator.legacy_data import (
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.engine import get_engine
 from dropout_pipelines.warehouse.resource import WarehouseResource
+from dropout_pipelines_tests.support.dagster_runs import RunOutcome
 
 # Columns that legitimately differ between two runs over the same legacy data.
 VOLATILE_COLUMNS = {"id", "run_id", "discovered_at", "migrated_at", "updated_at", "created_at"}
@@ -31,38 +31,7 @@ def load_legacy(db_url: str, spec: LegacyDataSpec | None = None, table: str = "r
     return frame
 
 
-@dataclass
-class MigrationRun:
-    result: ExecuteInProcessResult
-    instance: DagsterInstance
-
-    @property
-    def success(self) -> bool:
-        return self.result.success
-
-    def logs(self) -> list[str]:
-        """Every message the run logged (user logs and Dagster's own events)."""
-        return [entry.message for entry in self.instance.all_logs(self.result.run_id)]
-
-    def metadata(self, op_name: str) -> dict[str, Any]:
-        """The output metadata of one op, as plain values."""
-        for event in self.result.events_for_node(op_name):
-            if event.event_type_value == "STEP_OUTPUT":
-                return {
-                    key: getattr(value, "value", value)
-                    for key, value in event.step_output_data.metadata.items()
-                }
-        raise AssertionError(f"no output event for {op_name}")
-
-    def failure_message(self) -> str:
-        return "\n".join(
-            str(event.step_failure_data.error.message)
-            for event in self.result.all_events
-            if event.event_type_value == "STEP_FAILURE"
-        )
-
-
-def run_migration(monkeypatch, db_url: str, **config: Any) -> MigrationRun:
+def run_migration(monkeypatch, db_url: str, **config: Any) -> RunOutcome:
     """Run legacy_migration_job in process against `db_url` (given through DROPOUT_DB_URL)."""
     monkeypatch.setenv("DROPOUT_DB_URL", db_url)
     instance = DagsterInstance.ephemeral()
@@ -72,7 +41,7 @@ def run_migration(monkeypatch, db_url: str, **config: Any) -> MigrationRun:
         instance=instance,
         raise_on_error=False,
     )
-    return MigrationRun(result, instance)
+    return RunOutcome(result, instance)
 
 
 def table_frame(engine: sa.Engine, name: str, keep_volatile: bool = False) -> pd.DataFrame:
