@@ -47,6 +47,7 @@ SUMMARY_TABLES = (
     s.course_model_mapping,
 )
 # Dagster's console lines worth showing in the demo: what each op logged for the user.
+QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SHOWN_LEVELS = (" - INFO - ", " - WARNING - ", " - ERROR - ", " - CRITICAL - ")
 
 
@@ -142,7 +143,7 @@ def _materialization_metadata(result, asset_key: str) -> dict:
     return {}
 
 
-def discover_and_ingest() -> None:
+def discover_and_ingest() -> list[str]:
     """What course_discovery_sensor does on its first tick, then the runs it requests."""
     from dropout_pipelines.definitions import defs
     from dropout_pipelines.ingest.partitions import courses_partitions
@@ -163,7 +164,7 @@ def discover_and_ingest() -> None:
             partition_key=course_id,
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config=QUIET_RUN,
         )
         if not result.success:
             raise SystemExit(f"ingestion of {course_id} failed: see the run in the Dagster UI")
@@ -171,6 +172,38 @@ def discover_and_ingest() -> None:
         say(
             f"ingested {course_id}: {metadata['students'].value} students, "
             f"{metadata['pages'].value} pages, {metadata['seconds'].value}s"
+        )
+    return sorted(listed)
+
+
+def train_and_predict(engine: sa.Engine, course_ids: list[str]) -> None:
+    """A real CatBoost model from the legacy labels as default, then every course scored."""
+    from dropout_pipelines.definitions import defs
+    from dropout_pipelines.predict.store_resource import ModelStoreResource
+    from dropout_pipelines.training.bootstrap import bootstrap_model
+
+    result = bootstrap_model(engine, ModelStoreResource().store())
+    verb = "trained and registered" if result.created else "already registered"
+    say(
+        f"model {result.model_name} v{result.model_version} {verb} as default "
+        f"({result.training_rows} legacy training rows)"
+    )
+    instance = DagsterInstance.get()
+    job = defs.resolve_job_def("predict_course_job")
+    for course_id in course_ids:
+        outcome = job.execute_in_process(
+            partition_key=course_id,
+            instance=instance,
+            raise_on_error=False,
+            run_config=QUIET_RUN,
+        )
+        if not outcome.success:
+            raise SystemExit(f"predictions for {course_id} failed: see the run in the Dagster UI")
+        m = _materialization_metadata(outcome, "predictions")
+        say(
+            f"predicted {course_id}: {m['students'].value} students, mean risk "
+            f"{m['mean_risk'].value:.1f}, HIGH {m['high_risk'].value}, "
+            f"MEDIUM {m['medium_risk'].value}, LOW {m['low_risk'].value}"
         )
 
 
@@ -184,10 +217,11 @@ def main() -> int:
     run_job("legacy_migration_job")
     simulator = start_bundled_simulator()
     try:
-        discover_and_ingest()
+        ingested = discover_and_ingest()
     finally:
         if simulator is not None:
             simulator.stop()
+    train_and_predict(engine, ingested)
     print_summary(engine)
     say(
         "open the Dagster UI with `make dev`, then http://127.0.0.1:3000 "

@@ -18,12 +18,27 @@ EXPECTED_ASSET_KEYS = {
     "h5p_results",
     "student_features",
     "feature_snapshots",
+    "predictions",
 }
 EXPECTED_PARTITIONED = EXPECTED_ASSET_KEYS - {"courses"}
-EXPECTED_JOBS = {"legacy_migration_job", "legacy_retire_job", "ingest_course_job"}
-EXPECTED_SCHEDULES: set[str] = set()
+EXPECTED_JOBS = {
+    "legacy_migration_job",
+    "legacy_retire_job",
+    "ingest_course_job",
+    "predict_course_job",
+    "register_model_job",
+    "map_course_job",
+    "set_default_model_job",
+    "deactivate_model_job",
+}
+EXPECTED_SCHEDULES = {"predict_hourly", "predict_daily", "predict_weekly"}
 EXPECTED_SENSORS = {"course_discovery_sensor"}
-EXPECTED_RESOURCES = {"warehouse", "openedx", "lrs"}
+EXPECTED_RESOURCES = {"warehouse", "openedx", "lrs", "model_store"}
+EXPECTED_CHECKS = {
+    "every_student_has_a_latest_prediction",
+    "scores_within_range",
+    "risk_level_matches_score",
+}
 
 
 def test_definitions_expose_the_expected_interface():
@@ -41,6 +56,8 @@ def test_definitions_expose_the_expected_interface():
         if repository.asset_graph.get(key).partitions_def is not None
     }
     assert partitioned == EXPECTED_PARTITIONED
+    checks = {key.name for key in repository.asset_graph.asset_check_keys}
+    assert checks == EXPECTED_CHECKS
 
 
 def test_migration_job_ops_in_order():

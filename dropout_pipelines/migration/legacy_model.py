@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from dropout_pipelines.predict.registry import RegistryError, register_model
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import insert_rows_skip_existing
 
@@ -26,6 +27,55 @@ class LegacyModelResult:
     is_default: bool
     model_path: str
     file_found: bool
+    problem: str | None = None
+
+
+def _existing(engine: sa.Engine, model_name: str, model_version: str) -> sa.Row | None:
+    registry = s.model_registry
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.select(registry).where(
+                registry.c.model_name == model_name, registry.c.model_version == model_version
+            )
+        ).one_or_none()
+
+
+def _has_default(engine: sa.Engine) -> bool:
+    registry = s.model_registry
+    with engine.connect() as connection:
+        return bool(
+            connection.execute(
+                sa.select(sa.func.count())
+                .select_from(registry)
+                .where(registry.c.is_default.is_(True))
+            ).scalar_one()
+        )
+
+
+def _register_placeholder(
+    engine: sa.Engine,
+    model_name: str,
+    model_version: str,
+    model_path: Path,
+    run_id: str,
+    now: datetime | None,
+) -> None:
+    """The legacy model's row without a usable file: inactive, never default."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(s.model_registry).values(
+                model_name=model_name,
+                model_version=model_version,
+                model_path=str(model_path),
+                model_type="fail",
+                domain=LEGACY_DOMAIN,
+                trained_on=["legacy"],
+                is_active=False,
+                is_default=False,
+                created_at=(now or datetime.now()).replace(microsecond=0),
+                run_id=run_id,
+            )
+        )
 
 
 def register_legacy_model(
@@ -36,44 +86,40 @@ def register_legacy_model(
     run_id: str,
     now: datetime | None = None,
 ) -> LegacyModelResult:
-    """Insert the legacy model row once; default only when it loads and none is default."""
-    registry = s.model_registry
-    with engine.begin() as connection:
-        existing = connection.execute(
-            sa.select(registry).where(
-                registry.c.model_name == model_name, registry.c.model_version == model_version
-            )
-        ).one_or_none()
-        if existing is not None:
-            return LegacyModelResult(
-                "already_registered",
-                bool(existing.is_active),
-                bool(existing.is_default),
-                existing.model_path,
-                Path(existing.model_path).exists(),
-            )
-        file_found = model_path.is_file()
-        has_default = connection.execute(
-            sa.select(sa.func.count()).select_from(registry).where(registry.c.is_default.is_(True))
-        ).scalar_one()
-        is_default = file_found and not has_default
-        features_csv = model_path.parent / "features.csv"
-        connection.execute(
-            sa.insert(registry).values(
-                model_name=model_name,
-                model_version=model_version,
-                model_path=str(model_path),
-                features_csv_path=str(features_csv) if features_csv.is_file() else None,
-                model_type="fail",
+    """Register the legacy model once, through the registry's validation (the file must
+    load and match its feature list); default only when no model is default yet. A missing
+    or unusable file gives an inactive placeholder row and the reason in `problem`."""
+    existing = _existing(engine, model_name, model_version)
+    if existing is not None:
+        return LegacyModelResult(
+            "already_registered",
+            bool(existing.is_active),
+            bool(existing.is_default),
+            existing.model_path,
+            Path(existing.model_path).exists(),
+        )
+    problem = None if model_path.is_file() else f"model file {model_path} not found"
+    if problem is None:
+        make_default = not _has_default(engine)
+        try:
+            register_model(
+                engine,
+                model_name,
+                model_version,
+                model_path,
                 domain=LEGACY_DOMAIN,
                 trained_on=["legacy"],
-                is_active=file_found,
-                is_default=is_default,
-                created_at=(now or datetime.now()).replace(microsecond=0),
                 run_id=run_id,
+                make_default=make_default,
+                now=now,
             )
-        )
-    return LegacyModelResult("registered", file_found, is_default, str(model_path), file_found)
+            return LegacyModelResult("registered", True, make_default, str(model_path), True)
+        except RegistryError as error:
+            problem = str(error)
+    _register_placeholder(engine, model_name, model_version, model_path, run_id, now)
+    return LegacyModelResult(
+        "registered", False, False, str(model_path), model_path.is_file(), problem
+    )
 
 
 def map_courses_to_model(

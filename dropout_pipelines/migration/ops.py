@@ -200,9 +200,9 @@ def register_legacy_model_op(
         path,
         context.run_id,
     )
-    if not result.file_found:
+    if result.status == "registered" and not result.is_active:
         context.log.warning(
-            f"model file {path} not found: {config.legacy_model_name} "
+            f"{result.problem or f'model file {path} not found'}: {config.legacy_model_name} "
             f"v{config.legacy_model_version} is registered INACTIVE and not default; register "
             "a model file (or train one) before predicting"
         )

@@ -194,6 +194,8 @@ predictions = sa.Table(
         unique=True,
     ),
     sa.Index("ix_predictions_course_time", "course_id", "predicted_at"),
+    # Finds a course's latest serving rows without scanning its whole history.
+    sa.Index("ix_predictions_course_latest", "course_id", "latest_serving_slot"),
     sa.Index("ix_predictions_run", "run_id"),
     **MYSQL_TABLE_OPTIONS,
 )

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from dropout_pipelines.migration.selects import LEGACY_RUN_ID
+from dropout_pipelines.predict.model_store import LocalModelStore
 from dropout_pipelines.simulator.legacy_data import LegacyDataSpec
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.engine import get_engine
@@ -18,6 +19,7 @@ from dropout_pipelines_tests.migration.helpers import (
     run_migration,
     warehouse_state,
 )
+from dropout_pipelines_tests.predict.conftest import fit_model
 
 TRICKY_COURSES = (
     "course-v1:O'Reilly+SQL_101%+2025_S1",
@@ -217,14 +219,25 @@ def test_verification_catches_lost_rows(monkeypatch, db_url):
 
 
 def test_legacy_model_registered_active_and_default_when_file_exists(monkeypatch, db_url, tmp_path):
-    model_file = tmp_path / "fm101_v4" / "1" / "model.cbm"
-    model_file.parent.mkdir(parents=True)
-    model_file.write_bytes(b"stand-in: the migration only checks that the file exists")
+    features = ["mooc_grade_percentage", "mooc_completion_rate", "days_since_last_activity"]
+    stored = LocalModelStore(tmp_path).save("fm101_v4", "1", fit_model(features), features, {})
+    model_file = stored.model_path
     load_legacy(db_url, LegacyDataSpec(rows=50))
     run = run_migration(monkeypatch, db_url, legacy_model_path=str(model_file))
     assert run.success
     meta = run.metadata("register_legacy_model_op")
     assert meta["is_active"] is True and meta["is_default"] is True
+
+
+def test_unusable_model_file_registers_inactive_with_the_reason(monkeypatch, db_url, tmp_path):
+    model_file = tmp_path / "model.cbm"
+    model_file.write_bytes(b"not a CatBoost model")
+    load_legacy(db_url, LegacyDataSpec(rows=50))
+    run = run_migration(monkeypatch, db_url, legacy_model_path=str(model_file))
+    assert run.success, run.failure_message()
+    meta = run.metadata("register_legacy_model_op")
+    assert meta["is_active"] is False and meta["is_default"] is False
+    assert any("INACTIVE" in message for message in run.logs())
 
 
 def test_missing_model_file_registers_inactive_with_warning(monkeypatch, db_url, tmp_path):

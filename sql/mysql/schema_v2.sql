@@ -173,6 +173,8 @@ CREATE TABLE predictions (
 	CONSTRAINT ck_predictions_shadow_never_latest CHECK (purpose = 'serving' OR is_latest = 0)
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
+CREATE INDEX ix_predictions_course_latest ON predictions (course_id, latest_serving_slot);
+
 CREATE INDEX ix_predictions_course_time ON predictions (course_id, predicted_at);
 
 CREATE INDEX ix_predictions_run ON predictions (run_id);

@@ -1,0 +1,1 @@
+"""Predictions: the model store, the model registry, model selection and scoring."""

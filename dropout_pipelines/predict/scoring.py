@@ -1,0 +1,63 @@
+"""Scoring rules, pure: the feature matrix, risk score and level, A/B arm assignment.
+
+No database and no Dagster here, so the rules are tested on plain frames and shared by
+the batch asset, the on-demand path and the benchmark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+HIGH_RISK_FROM = 70.0
+MEDIUM_RISK_FROM = 40.0
+AB_BUCKETS = 10_000
+
+
+class MissingFeatureError(ValueError):
+    """The model needs a feature the warehouse does not have."""
+
+
+def feature_matrix(features: pd.DataFrame, model_features: Sequence[str]) -> pd.DataFrame:
+    """The columns in the model's order, as floats (NULL → NaN, which CatBoost handles)."""
+    missing = [name for name in model_features if name not in features.columns]
+    if missing:
+        raise MissingFeatureError(
+            f"the model needs feature(s) {', '.join(missing)} that student_features lacks"
+        )
+    matrix = features.loc[:, list(model_features)]
+    return matrix.apply(pd.to_numeric, errors="coerce").astype("float64")
+
+
+def fail_risk_scores(probabilities_of_fail: np.ndarray) -> np.ndarray:
+    """100·P(fail), clipped to [0, 100] and rounded to 0.01 (what instructors read)."""
+    return np.round(np.clip(probabilities_of_fail * 100.0, 0.0, 100.0), 2)
+
+
+def risk_levels(scores: np.ndarray | pd.Series) -> np.ndarray:
+    """SPEC thresholds: LOW < 40 ≤ MEDIUM < 70 ≤ HIGH."""
+    values = np.asarray(scores, dtype="float64")
+    return np.select(
+        [values >= HIGH_RISK_FROM, values >= MEDIUM_RISK_FROM], ["HIGH", "MEDIUM"], "LOW"
+    ).astype(object)
+
+
+def risk_level(score: float) -> str:
+    return str(risk_levels(np.array([score]))[0])
+
+
+def ab_bucket(course_id: str, user_id: int) -> float:
+    """A stable position in [0, 1) for (course, user): the same arm on every run and host."""
+    digest = hashlib.sha256(f"{course_id}\x1f{user_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % AB_BUCKETS / AB_BUCKETS
+
+
+def ab_arms(course_id: str, user_ids: Sequence[int], share_b: float) -> np.ndarray:
+    """'B' for about `share_b` of the students (deterministically), 'A' for the rest."""
+    buckets = np.fromiter(
+        (ab_bucket(course_id, int(u)) for u in user_ids), dtype="float64", count=len(user_ids)
+    )
+    return np.where(buckets < share_b, "B", "A").astype(object)

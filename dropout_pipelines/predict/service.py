@@ -1,0 +1,187 @@
+"""Score students of a course with the model chosen for it, and save the predictions.
+
+Shared by the `predictions` asset (a whole course), `predict_student` (one student, on
+demand) and the benchmark, so the three can never disagree on how a score is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from dropout_pipelines.predict.model_store import LoadedModel, load_model_file
+from dropout_pipelines.predict.scoring import (
+    ab_arms,
+    fail_risk_scores,
+    feature_matrix,
+    risk_levels,
+)
+from dropout_pipelines.predict.selection import ModelChoice, resolve_model_for_course
+from dropout_pipelines.predict.writes import save_predictions
+from dropout_pipelines.warehouse import schema as s
+
+
+class NoFeaturesError(LookupError):
+    """The student (or course) has no row in student_features yet."""
+
+
+@dataclass
+class CourseScores:
+    """What one scoring pass produced: the rows saved and numbers for the UI."""
+
+    rows: pd.DataFrame
+    serving_model: str
+    saved: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, float | int | str]:
+        serving = self.rows[self.rows["purpose"] == "serving"]
+        levels = serving["risk_level"].value_counts()
+        return {
+            "students": len(serving),
+            "mean_risk": round(float(serving["fail_risk_score"].mean()), 2) if len(serving) else 0,
+            "high": int(levels.get("HIGH", 0)),
+            "medium": int(levels.get("MEDIUM", 0)),
+            "low": int(levels.get("LOW", 0)),
+            "model": self.serving_model,
+            "shadow_rows": int((self.rows["purpose"] == "shadow").sum()),
+        }
+
+
+def read_features(
+    engine: sa.Engine, course_id: str, user_ids: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """student_features rows of a course (or of some of its students)."""
+    table = s.student_features
+    query = sa.select(table).where(table.c.course_id == course_id)
+    if user_ids is not None:
+        query = query.where(table.c.user_id.in_([int(u) for u in user_ids]))
+    with engine.connect() as connection:
+        return pd.DataFrame(connection.execute(query).mappings().all(), columns=table.c.keys())
+
+
+def _load(choice: ModelChoice) -> LoadedModel:
+    """The chosen model (cached per process by the model store's loader)."""
+    return load_model_file(choice.model_path, choice.features_csv_path)
+
+
+def _score(model: LoadedModel, features: pd.DataFrame) -> np.ndarray:
+    matrix = feature_matrix(features, model.features)
+    return fail_risk_scores(model.model.predict_proba(matrix)[:, 1])
+
+
+def _rows(
+    features: pd.DataFrame,
+    choice: ModelChoice,
+    scores: np.ndarray,
+    purpose: str,
+    arms: np.ndarray | None = None,
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": features["user_id"].to_numpy(),
+            "model_name": choice.model_name,
+            "model_version": choice.model_version,
+            "fail_risk_score": scores,
+            "risk_level": risk_levels(scores),
+            "purpose": purpose,
+            "ab_arm": arms if arms is not None else None,
+            "snapshot_grade": features["mooc_grade_percentage"].to_numpy(),
+            "snapshot_completion_rate": features["mooc_completion_rate"].to_numpy(),
+            "snapshot_week": features["week_of_course"].to_numpy(),
+        }
+    )
+
+
+def score_features(choice: ModelChoice, course_id: str, features: pd.DataFrame) -> pd.DataFrame:
+    """Serving rows (A/B arms when mapped) plus shadow rows when a shadow model is mapped."""
+    serving_scores = _score(_load(choice), features)
+    arms = None
+    if choice.ab is not None:
+        ab_choice, share = choice.ab
+        arms = ab_arms(course_id, features["user_id"].tolist(), share)
+        in_b = arms == "B"
+        if in_b.any():
+            serving_scores = serving_scores.copy()
+            serving_scores[in_b] = _score(_load(ab_choice), features[in_b])
+    serving = _rows(features, choice, serving_scores, "serving", arms)
+    if choice.ab is not None:
+        in_b = serving["ab_arm"].eq("B")
+        serving.loc[in_b, "model_name"] = choice.ab[0].model_name
+        serving.loc[in_b, "model_version"] = choice.ab[0].model_version
+    parts = [serving]
+    if choice.shadow is not None:
+        shadow_scores = _score(_load(choice.shadow), features)
+        parts.append(_rows(features, choice.shadow, shadow_scores, "shadow"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def predict_course(
+    engine: sa.Engine,
+    course_id: str,
+    run_id: str,
+    now: datetime,
+    user_ids: Sequence[int] | None = None,
+) -> CourseScores:
+    """Score the course's students (all, or `user_ids`) and save the predictions."""
+    features = read_features(engine, course_id, user_ids)
+    if features.empty:
+        who = f"students {list(user_ids)} of " if user_ids is not None else ""
+        raise NoFeaturesError(
+            f"no student_features for {who}course {course_id}: ingest the course first "
+            "(materialize its student_features partition)"
+        )
+    with engine.connect() as connection:
+        choice = resolve_model_for_course(connection, course_id)
+    rows = score_features(choice, course_id, features)
+    saved = save_predictions(engine, course_id, rows, run_id, now, only_users=user_ids)
+    return CourseScores(rows, f"{choice.model_name}:{choice.model_version}", saved)
+
+
+def latest_prediction(engine: sa.Engine, user_id: int, course_id: str) -> dict | None:
+    predictions = s.predictions
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                sa.select(predictions).where(
+                    predictions.c.user_id == int(user_id),
+                    predictions.c.course_id == course_id,
+                    predictions.c.latest_serving_slot == 1,
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
+    return dict(row) if row is not None else None
+
+
+def predict_student(
+    engine: sa.Engine,
+    user_id: int,
+    course_id: str,
+    now: datetime | None = None,
+    run_id: str = "on_demand",
+) -> dict:
+    """The student's latest serving prediction; made (and saved) now when there is none.
+
+    What the read API calls for a student whose course was ingested after the last
+    scheduled prediction run.
+    """
+    saved = latest_prediction(engine, user_id, course_id)
+    if saved is not None:
+        return saved
+    predict_course(
+        engine,
+        course_id,
+        run_id,
+        (now or datetime.now()).replace(microsecond=0),
+        user_ids=[user_id],
+    )
+    made = latest_prediction(engine, user_id, course_id)
+    assert made is not None, "a saved serving prediction must be latest"
+    return made

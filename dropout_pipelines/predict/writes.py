@@ -1,0 +1,82 @@
+"""Save predictions: append the new rows and retire the previous latest, atomically.
+
+Both happen in one transaction that first takes a per-course lock (a no-op UPDATE of the
+course's row: a row lock on MySQL/MariaDB, the write lock on SQLite), so two runs on the
+same course at the same time serialise their writes: each student keeps exactly one latest
+serving row, and every run's rows stay in the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dropout_pipelines.warehouse import schema as s
+from dropout_pipelines.warehouse.bulk import frame_records, insert_rows_skip_existing
+
+PREDICTION_COLUMNS = (
+    "user_id",
+    "model_name",
+    "model_version",
+    "fail_risk_score",
+    "risk_level",
+    "purpose",
+    "ab_arm",
+    "snapshot_grade",
+    "snapshot_completion_rate",
+    "snapshot_week",
+)
+INSERT_CHUNK_ROWS = 10_000
+
+
+def lock_course(connection: sa.Connection, course_id: str, now: datetime) -> None:
+    """Serialise writers of one course's predictions (see the module docstring)."""
+    insert_rows_skip_existing(
+        connection, s.courses, [{"course_id": course_id, "discovered_at": now}]
+    )
+    courses = s.courses
+    connection.execute(
+        sa.update(courses)
+        .where(courses.c.course_id == course_id)
+        .values(course_id=courses.c.course_id)
+    )
+
+
+def save_predictions(
+    engine: sa.Engine,
+    course_id: str,
+    rows: pd.DataFrame,
+    run_id: str,
+    predicted_at: datetime,
+    only_users: Sequence[int] | None = None,
+) -> int:
+    """Append `rows` (PREDICTION_COLUMNS); serving rows become the latest.
+
+    The previous latest serving rows of the course (or of `only_users`) are retired in the
+    same transaction. Shadow rows are history only.
+    """
+    records = frame_records(
+        rows.loc[:, list(PREDICTION_COLUMNS)].assign(
+            course_id=course_id,
+            is_latest=rows["purpose"].eq("serving"),
+            run_id=run_id,
+            predicted_at=predicted_at,
+        )
+    )
+    predictions = s.predictions
+    retire = (
+        sa.update(predictions)
+        .where(predictions.c.course_id == course_id, predictions.c.latest_serving_slot == 1)
+        .values(is_latest=False)
+    )
+    if only_users is not None:
+        retire = retire.where(predictions.c.user_id.in_([int(u) for u in only_users]))
+    with engine.begin() as connection:
+        lock_course(connection, course_id, predicted_at)
+        connection.execute(retire)
+        for start in range(0, len(records), INSERT_CHUNK_ROWS):
+            connection.execute(sa.insert(predictions), records[start : start + INSERT_CHUNK_ROWS])
+    return len(records)

@@ -1,0 +1,51 @@
+"""Scoring rules: matrix order, score scale, risk levels, stable A/B arms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dropout_pipelines.predict.scoring import (
+    MissingFeatureError,
+    ab_arms,
+    ab_bucket,
+    fail_risk_scores,
+    feature_matrix,
+    risk_level,
+    risk_levels,
+)
+
+
+def test_feature_matrix_follows_the_model_order_and_names_a_missing_feature():
+    frame = pd.DataFrame({"b": [1, None], "a": ["0.5", 2], "extra": [9, 9]})
+    matrix = feature_matrix(frame, ["a", "b"])
+    assert list(matrix.columns) == ["a", "b"]
+    assert matrix.dtypes.tolist() == [np.float64, np.float64]
+    assert np.isnan(matrix.loc[1, "b"])
+    with pytest.raises(MissingFeatureError, match="days_enrolled"):
+        feature_matrix(frame, ["a", "days_enrolled"])
+
+
+def test_scores_and_levels_at_the_thresholds():
+    scores = fail_risk_scores(np.array([-0.1, 0.39999, 0.4, 0.69994, 0.7, 1.2]))
+    assert scores.tolist() == [0.0, 40.0, 40.0, 69.99, 70.0, 100.0]
+    assert risk_levels(np.array([0, 39.99, 40, 69.99, 70, 100])).tolist() == [
+        "LOW",
+        "LOW",
+        "MEDIUM",
+        "MEDIUM",
+        "HIGH",
+        "HIGH",
+    ]
+    assert risk_level(50) == "MEDIUM"
+
+
+def test_ab_arms_are_stable_and_near_the_share():
+    users = list(range(10_000))
+    arms = ab_arms("course-v1:X+Y+Z", users, 0.3)
+    assert ab_arms("course-v1:X+Y+Z", users, 0.3).tolist() == arms.tolist()
+    assert 0.27 < (arms == "B").mean() < 0.33
+    assert ab_bucket("course-v1:X+Y+Z", 5) == ab_bucket("course-v1:X+Y+Z", 5)
+    # Another course shuffles students differently.
+    assert ab_arms("course-v1:X+Y+W", users, 0.3).tolist() != arms.tolist()
