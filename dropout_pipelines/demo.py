@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -176,8 +177,37 @@ def discover_and_ingest() -> list[str]:
     return sorted(listed)
 
 
+def train_closed_semesters(engine: sa.Engine) -> None:
+    """What semester_closed_sensor requests: training data and a model per closed semester."""
+    from dropout_pipelines.definitions import defs
+    from dropout_pipelines.training.partitions import semesters_partitions
+    from dropout_pipelines.training.sensors import closed_semesters
+
+    instance = DagsterInstance.get()
+    job = defs.resolve_job_def("train_semester_job")
+    for semester in closed_semesters(engine, datetime.now()):
+        instance.add_dynamic_partitions(semesters_partitions.name, [semester])
+        say(f"semester {semester} is closed: building point-in-time training data, training")
+        outcome = job.execute_in_process(
+            partition_key=semester, instance=instance, raise_on_error=False, run_config=QUIET_RUN
+        )
+        if not outcome.success:
+            raise SystemExit(f"training on {semester} failed: see the run in the Dagster UI")
+        data = _materialization_metadata(outcome, "training_data")
+        model = _materialization_metadata(outcome, "trained_model")
+        say(
+            f"{semester}: {data['rows_inserted'].value} new training rows; model "
+            f"{model['model'].value} held-out AUC {model['roc_auc'].value:.3f}, "
+            f"{'promoted to default' if model['promoted'].value else 'not promoted'}"
+        )
+        print("    held-out AUC per snapshot week (model vs grade-so-far baseline):")
+        for line in model["auc_by_week"].value.splitlines()[2:]:
+            print("    " + line)
+
+
 def train_and_predict(engine: sa.Engine, course_ids: list[str]) -> None:
-    """A real CatBoost model from the legacy labels as default, then every course scored."""
+    """A real CatBoost model from the legacy labels as the first default, a model trained on
+    each closed semester (promoted when at least as good), then every course scored."""
     from dropout_pipelines.definitions import defs
     from dropout_pipelines.predict.store_resource import ModelStoreResource
     from dropout_pipelines.training.bootstrap import bootstrap_model
@@ -185,9 +215,10 @@ def train_and_predict(engine: sa.Engine, course_ids: list[str]) -> None:
     result = bootstrap_model(engine, ModelStoreResource().store())
     verb = "trained and registered" if result.created else "already registered"
     say(
-        f"model {result.model_name} v{result.model_version} {verb} as default "
+        f"model {result.model_name} v{result.model_version} {verb} "
         f"({result.training_rows} legacy training rows)"
     )
+    train_closed_semesters(engine)
     instance = DagsterInstance.get()
     job = defs.resolve_job_def("predict_course_job")
     for course_id in course_ids:
@@ -218,10 +249,11 @@ def main() -> int:
     simulator = start_bundled_simulator()
     try:
         ingested = discover_and_ingest()
+        # Training rebuilds past weeks from the LRS: the simulator must still be up.
+        train_and_predict(engine, ingested)
     finally:
         if simulator is not None:
             simulator.stop()
-    train_and_predict(engine, ingested)
     print_summary(engine)
     say(
         "open the Dagster UI with `make dev`, then http://127.0.0.1:3000 "

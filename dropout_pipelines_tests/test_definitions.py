@@ -19,6 +19,8 @@ EXPECTED_ASSET_KEYS = {
     "student_features",
     "feature_snapshots",
     "predictions",
+    "training_data",
+    "trained_model",
 }
 EXPECTED_PARTITIONED = EXPECTED_ASSET_KEYS - {"courses"}
 EXPECTED_JOBS = {
@@ -30,9 +32,10 @@ EXPECTED_JOBS = {
     "map_course_job",
     "set_default_model_job",
     "deactivate_model_job",
+    "train_semester_job",
 }
 EXPECTED_SCHEDULES = {"predict_hourly", "predict_daily", "predict_weekly"}
-EXPECTED_SENSORS = {"course_discovery_sensor"}
+EXPECTED_SENSORS = {"course_discovery_sensor", "semester_closed_sensor"}
 EXPECTED_RESOURCES = {"warehouse", "openedx", "lrs", "model_store"}
 EXPECTED_CHECKS = {
     "every_student_has_a_latest_prediction",

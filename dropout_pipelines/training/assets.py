@@ -1,0 +1,178 @@
+"""Per-semester training assets: point-in-time `training_data`, then `trained_model`."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from dropout_pipelines.ingest.resources import LrsResource, OpenEdxResource
+from dropout_pipelines.predict.store_resource import ModelStoreResource
+from dropout_pipelines.training.history import rebuild_course_history
+from dropout_pipelines.training.labels import DropoutRule
+from dropout_pipelines.training.partitions import semesters_partitions
+from dropout_pipelines.training.point_in_time import build_semester_training_data
+from dropout_pipelines.training.train import train_and_register
+from dropout_pipelines.warehouse import schema as s
+from dropout_pipelines.warehouse.resource import WarehouseResource
+
+DB_POOL = "warehouse_db"
+GROUP = "training"
+REPORT_WEEKS = (2, 4, 8)
+
+
+class TrainingDataConfig(Config):
+    weeks: list[int] | None = Field(
+        default=None, description="Snapshot weeks to build rows for; empty = every week."
+    )
+    dropout_inactive_days: int = Field(
+        default=30, description="No activity in the course's last N days = dropout."
+    )
+    rebuild_history: bool = Field(
+        default=True,
+        description="Rebuild missing weekly snapshots of the semester's courses from the LRS.",
+    )
+
+
+class TrainedModelConfig(Config):
+    window: int = Field(default=2, description="Semesters of rows: this one and N-1 before.")
+    promote: str = Field(default="auto", description="auto | never")
+    train_dropout_model: bool = Field(default=False, description="Also train a dropout model.")
+    iterations: int = 400
+
+
+def _ended_courses(engine: sa.Engine, semester: str, now: datetime) -> list[str]:
+    courses = s.courses
+    with engine.connect() as connection:
+        return sorted(
+            connection.execute(
+                sa.select(courses.c.course_id).where(
+                    courses.c.semester == semester, courses.c.end_at <= now
+                )
+            ).scalars()
+        )
+
+
+@asset(
+    partitions_def=semesters_partitions,
+    deps=["feature_snapshots"],
+    pool=DB_POOL,
+    group_name=GROUP,
+    description="Point-in-time training rows of a closed semester (insert-only).",
+)
+def training_data(
+    context: AssetExecutionContext,
+    config: TrainingDataConfig,
+    warehouse: WarehouseResource,
+    openedx: OpenEdxResource,
+    lrs: LrsResource,
+) -> MaterializeResult:
+    semester = context.partition_key
+    engine = warehouse.get_engine()
+    now = datetime.now().replace(microsecond=0)
+    courses = _ended_courses(engine, semester, now)
+    if not courses:
+        raise Failure(f"semester {semester} has no ended course in the warehouse")
+    rebuilt = 0
+    if config.rebuild_history:
+        with openedx.client() as openedx_client, lrs.client() as lrs_client:
+            for course_id in courses:
+                written = rebuild_course_history(engine, openedx_client, lrs_client, course_id, now)
+                rebuilt += written
+                context.log.info(f"{course_id}: {written} weekly snapshots rebuilt from the LRS")
+    counts = build_semester_training_data(
+        engine,
+        semester,
+        weeks=config.weeks,
+        rule=DropoutRule(inactive_days=config.dropout_inactive_days),
+        now=now,
+    )
+    inserted = sum(counts.values())
+    context.log.info(f"{semester}: {inserted} new training rows {counts}")
+    return MaterializeResult(
+        metadata={
+            "courses": len(courses),
+            "rows_inserted": inserted,
+            "snapshots_rebuilt": rebuilt,
+            "per_course": MetadataValue.json(counts),
+        }
+    )
+
+
+def _weeks_table(outcome) -> str:
+    lines = ["| week | model AUC | grade-so-far AUC |", "|---:|---:|---:|"]
+    for week in sorted(outcome.auc_by_week):
+        lines.append(
+            f"| {week} | {outcome.auc_by_week[week]:.3f} | "
+            f"{outcome.baseline_auc_by_week.get(week, float('nan')):.3f} |"
+        )
+    return "\n".join(lines)
+
+
+@asset(
+    partitions_def=semesters_partitions,
+    deps=["training_data"],
+    pool=DB_POOL,
+    group_name=GROUP,
+    description="A CatBoost model trained on the semester's rows (and earlier), evaluated on "
+    "held-out students, registered; promoted only when at least as good as the serving one.",
+)
+def trained_model(
+    context: AssetExecutionContext,
+    config: TrainedModelConfig,
+    warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
+) -> MaterializeResult:
+    semester = context.partition_key
+    engine = warehouse.get_engine()
+    targets = ["fail"] + (["dropout"] if config.train_dropout_model else [])
+    outcomes = []
+    for target in targets:
+        try:
+            outcome = train_and_register(
+                engine,
+                model_store.store(),
+                semester,
+                target=target,
+                window=config.window,
+                promote=config.promote,
+                iterations=config.iterations,
+                run_id=context.run.run_id,
+                log=context.log.info,
+            )
+        except ValueError as error:
+            raise Failure(str(error)) from error
+        outcomes.append(outcome)
+        context.log.info(
+            f"{target} model {outcome.model_name}:{outcome.model_version}: held-out "
+            f"AUC {outcome.metrics['roc_auc']}, AUC by week {outcome.auc_by_week}"
+        )
+    fail = outcomes[0]
+    metadata = {
+        "model": f"{fail.model_name}:{fail.model_version}",
+        "roc_auc": MetadataValue.float(float(fail.metrics["roc_auc"] or 0)),
+        "pr_auc": MetadataValue.float(float(fail.metrics["pr_auc"] or 0)),
+        "f1": MetadataValue.float(float(fail.metrics["f1"] or 0)),
+        "brier": MetadataValue.float(float(fail.metrics["brier"] or 0)),
+        "training_rows": fail.training_rows,
+        "promoted": fail.promoted,
+        "auc_by_week": MetadataValue.md(_weeks_table(fail)),
+        "feature_importances": MetadataValue.json(fail.feature_importances),
+        "promotion_comparison": MetadataValue.json(fail.comparison),
+    }
+    for week in REPORT_WEEKS:
+        if week in fail.auc_by_week:
+            metadata[f"auc_week_{week}"] = MetadataValue.float(fail.auc_by_week[week])
+    if len(outcomes) > 1:
+        metadata["dropout_model"] = f"{outcomes[1].model_name}:{outcomes[1].model_version}"
+        metadata["dropout_roc_auc"] = MetadataValue.float(
+            float(outcomes[1].metrics["roc_auc"] or 0)
+        )
+    return MaterializeResult(metadata=metadata)

@@ -1,0 +1,266 @@
+"""Train a model on one semester's point-in-time rows (and earlier ones), evaluate it on
+held-out students, register it, record its lineage and, when asked, promote it.
+
+The promotion gate compares the new model with the one serving today on the same held-out
+rows: a model only becomes the default when it is at least as good there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from dropout_pipelines.predict.model_store import ModelStore, load_model_file
+from dropout_pipelines.predict.registry import register_model, set_default
+from dropout_pipelines.predict.scoring import feature_matrix
+from dropout_pipelines.predict.selection import NoModelError, resolve_default_model
+from dropout_pipelines.training.evaluate import (
+    auc,
+    auc_by_week,
+    baseline_scores,
+    classification_metrics,
+    split_by_student,
+)
+from dropout_pipelines.training.fit import fit_fail_model
+from dropout_pipelines.warehouse import schema as s
+
+# Every numeric feature the pipeline computes (text/boolean grade labels stay out).
+MODEL_FEATURES: tuple[str, ...] = tuple(
+    name for name in s.FEATURE_COLUMN_NAMES if name not in ("mooc_letter_grade", "mooc_is_passed")
+)
+TARGETS = {"fail": "is_passed", "dropout": "is_dropout"}
+Log = Callable[[str], None]
+
+
+@dataclass
+class TrainingOutcome:
+    model_name: str
+    model_version: str
+    target: str
+    training_rows: int
+    metrics: dict
+    auc_by_week: dict[int, float]
+    baseline_auc_by_week: dict[int, float]
+    feature_importances: dict[str, float]
+    comparison: list[dict] = field(default_factory=list)
+    promoted: bool = False
+
+
+def semester_order(engine: sa.Engine) -> list[str]:
+    """Semesters oldest first, by the earliest start of their courses."""
+    courses = s.courses
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(courses.c.semester, sa.func.min(courses.c.start_at).label("first"))
+            .where(courses.c.semester.is_not(None))
+            .group_by(courses.c.semester)
+        ).all()
+    return [
+        semester for semester, _ in sorted(rows, key=lambda row: (row.first is None, row.first))
+    ]
+
+
+def training_window(engine: sa.Engine, semester: str, window: int) -> list[str]:
+    """`semester` and up to `window - 1` semesters before it."""
+    order = semester_order(engine)
+    if semester not in order:
+        return [semester]
+    position = order.index(semester)
+    return order[max(0, position - window + 1) : position + 1]
+
+
+def load_training_rows(engine: sa.Engine, semesters: Sequence[str]) -> pd.DataFrame:
+    """Point-in-time rows (source semester_close) of the given semesters."""
+    td = s.training_data
+    with engine.connect() as connection:
+        rows = (
+            connection.execute(
+                sa.select(td).where(
+                    td.c.semester.in_(list(semesters)), td.c.source == "semester_close"
+                )
+            )
+            .mappings()
+            .all()
+        )
+    return pd.DataFrame(rows, columns=td.c.keys())
+
+
+def data_hash(rows: pd.DataFrame, target_column: str) -> str:
+    """A fingerprint of exactly which rows and labels trained a model (lineage)."""
+    keys = rows[["user_id", "course_id", "semester", "snapshot_week", target_column]].astype(str)
+    joined = "\n".join(sorted(keys.agg("\x1f".join, axis=1)))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def _labels(rows: pd.DataFrame, target: str) -> np.ndarray:
+    column = TARGETS[target]
+    values = rows[column].astype("boolean")
+    return (~values).astype(int).to_numpy() if target == "fail" else values.astype(int).to_numpy()
+
+
+def _fit(train: pd.DataFrame, validation: pd.DataFrame, target: str, iterations: int):
+    # fit_fail_model learns P(not is_passed); for dropout, present is_dropout as "not passed".
+    if target == "dropout":
+        train = train.assign(is_passed=~train["is_dropout"].astype("boolean"))
+        validation = validation.assign(is_passed=~validation["is_dropout"].astype("boolean"))
+    return fit_fail_model(train, MODEL_FEATURES, iterations=iterations, eval_set=validation)
+
+
+def _current_model_auc(
+    engine: sa.Engine, test: pd.DataFrame, labels: np.ndarray
+) -> tuple[str, float | None] | None:
+    try:
+        with engine.connect() as connection:
+            current = resolve_default_model(connection)
+    except NoModelError:
+        return None
+    loaded = load_model_file(current.model_path, current.features_csv_path)
+    missing = [name for name in loaded.features if name not in test.columns]
+    if missing:
+        return (f"{current.model_name}:{current.model_version}", None)
+    scores = loaded.model.predict_proba(feature_matrix(test, loaded.features))[:, 1]
+    return (f"{current.model_name}:{current.model_version}", auc(labels, scores))
+
+
+def train_and_register(
+    engine: sa.Engine,
+    store: ModelStore,
+    semester: str,
+    *,
+    target: str = "fail",
+    window: int = 2,
+    promote: str = "auto",
+    iterations: int = 400,
+    model_name: str | None = None,
+    run_id: str | None = None,
+    now: datetime | None = None,
+    log: Log = print,
+) -> TrainingOutcome:
+    """Train, evaluate on held-out students, store, register, record lineage, gate."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    semesters = training_window(engine, semester, window)
+    rows = load_training_rows(engine, semesters)
+    rows = rows[rows[TARGETS[target]].notna()].reset_index(drop=True)
+    if rows.empty:
+        raise ValueError(
+            f"no labelled point-in-time training rows for {semesters}: materialize "
+            f"training_data for {semester} first"
+        )
+    side = split_by_student(rows)
+    train, validation, test = (rows[side == name] for name in ("train", "validation", "test"))
+    log(
+        f"training {target} model on {semesters}: {len(train)} train, {len(validation)} "
+        f"validation, {len(test)} held-out rows (split by student)"
+    )
+    model = _fit(train, validation, target, iterations)
+    labels = _labels(test, target)
+    probabilities = model.predict_proba(test.loc[:, list(MODEL_FEATURES)].astype("float64"))[:, 1]
+    metrics = classification_metrics(labels, probabilities)
+    curve = auc_by_week(test["snapshot_week"], labels, probabilities)
+    baseline_curve = auc_by_week(test["snapshot_week"], labels, baseline_scores(test))
+    metrics |= {
+        "auc_by_week": {str(k): v for k, v in curve.items()},
+        "baseline_auc_by_week": {str(k): v for k, v in baseline_curve.items()},
+        "best_iteration": int(model.get_best_iteration() or iterations),
+    }
+    name = model_name or f"{target}_risk"
+    version = f"{semester}-{now:%Y%m%d%H%M%S}"
+    store.save(
+        name, version, model, list(MODEL_FEATURES), {"metrics": metrics, "trained_on": semesters}
+    )
+    register_model(
+        engine,
+        name,
+        version,
+        store.model_path(name, version),
+        model_type=target,
+        domain="semester_close",
+        metrics=metrics,
+        trained_on=semesters,
+        training_rows=len(train) + len(validation),
+        run_id=run_id,
+    )
+    _record_lineage(engine, name, version, rows[side != "test"], TARGETS[target], now)
+    importances = dict(
+        sorted(
+            zip(MODEL_FEATURES, (float(v) for v in model.get_feature_importance()), strict=True),
+            key=lambda item: -item[1],
+        )
+    )
+    outcome = TrainingOutcome(
+        name,
+        version,
+        target,
+        len(train) + len(validation),
+        metrics,
+        curve,
+        baseline_curve,
+        importances,
+    )
+    if target == "fail":
+        _gate(engine, outcome, test, labels, promote, log)
+    return outcome
+
+
+def _record_lineage(
+    engine: sa.Engine,
+    name: str,
+    version: str,
+    rows: pd.DataFrame,
+    target_column: str,
+    now: datetime,
+) -> None:
+    lineage = [
+        {
+            "model_name": name,
+            "model_version": version,
+            "semester": semester,
+            "training_rows": len(group),
+            "data_hash": data_hash(group, target_column),
+            "created_at": now,
+        }
+        for semester, group in rows.groupby("semester")
+    ]
+    with engine.begin() as connection:
+        connection.execute(sa.insert(s.model_training_lineage), lineage)
+
+
+def _gate(
+    engine: sa.Engine,
+    outcome: TrainingOutcome,
+    test: pd.DataFrame,
+    labels: np.ndarray,
+    promote: str,
+    log: Log,
+) -> None:
+    new_auc = outcome.metrics["roc_auc"]
+    current = _current_model_auc(engine, test, labels)
+    outcome.comparison = [
+        {
+            "model": f"{outcome.model_name}:{outcome.model_version}",
+            "role": "candidate",
+            "held_out_auc": new_auc,
+        }
+    ]
+    if current is not None:
+        outcome.comparison.append(
+            {"model": current[0], "role": "serving default", "held_out_auc": current[1]}
+        )
+    for row in outcome.comparison:
+        log(f"promotion gate: {row['role']:<16} {row['model']:<40} AUC {row['held_out_auc']}")
+    if promote != "auto":
+        log("promote=never: registered only")
+        return
+    current_auc = current[1] if current is not None else None
+    if new_auc is not None and (current_auc is None or new_auc >= current_auc):
+        set_default(engine, outcome.model_name, outcome.model_version)
+        outcome.promoted = True
+        log(f"promoted {outcome.model_name}:{outcome.model_version} to default")
+    else:
+        log("kept the serving model: the candidate is not at least as good on held-out rows")

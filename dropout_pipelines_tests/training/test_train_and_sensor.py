@@ -1,0 +1,199 @@
+"""Training, registration, lineage and the promotion gate on generated point-in-time rows;
+the semester_closed_sensor with an injected clock. Real CatBoost, real databases."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
+
+from dropout_pipelines.predict.model_store import LocalModelStore
+from dropout_pipelines.training import sensors
+from dropout_pipelines.training.sensors import closed_semesters, semester_closed_sensor
+from dropout_pipelines.training.train import MODEL_FEATURES, train_and_register
+from dropout_pipelines.warehouse import schema as s
+from dropout_pipelines.warehouse.bulk import frame_records
+from dropout_pipelines.warehouse.create import create_schema
+from dropout_pipelines.warehouse.engine import get_engine
+from dropout_pipelines.warehouse.resource import WarehouseResource
+
+NOW = datetime(2026, 11, 29, 12, 0)
+
+
+def _rows(semester: str, students: int = 160, weeks: int = 8, seed: int = 0) -> pd.DataFrame:
+    """Rows whose label depends on engagement that the weekly features reveal gradually."""
+    rng = np.random.default_rng(seed)
+    engagement = rng.normal(size=students)
+    fail = rng.random(students) < 1 / (1 + np.exp(2.5 * engagement))
+    frames = []
+    for week in range(1, weeks + 1):
+        noise = rng.normal(scale=1.5 / week, size=students)
+        signal = engagement + noise
+        frames.append(
+            pd.DataFrame(
+                {
+                    "user_id": np.arange(students),
+                    "course_id": f"course-v1:ORG+C1+{semester}",
+                    "semester": semester,
+                    "snapshot_week": week,
+                    "mooc_grade_percentage": np.clip(50 + 15 * signal, 0, 100) * week / weeks,
+                    "mooc_completion_rate": np.clip(0.5 + 0.2 * signal, 0, 1),
+                    "h5p_score_rate": np.clip(0.6 + 0.15 * signal, 0, 1),
+                    "days_since_last_activity": np.clip(10 - 4 * signal, 0, 60).round(),
+                    "week_of_course": week,
+                    "is_passed": ~fail,
+                    "is_dropout": fail & (engagement < -1),
+                    "final_grade": np.clip(60 + 20 * engagement, 0, 100),
+                    "source": "semester_close",
+                    "created_at": NOW,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def warehouse(db_url) -> sa.Engine:
+    engine = get_engine(db_url)
+    create_schema(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(s.training_data), frame_records(_rows("2026_S1")))
+        connection.execute(
+            sa.insert(s.courses),
+            [
+                {
+                    "course_id": "course-v1:ORG+C1+2026_S1",
+                    "semester": "2026_S1",
+                    "start_at": NOW - timedelta(days=200),
+                    "end_at": NOW - timedelta(days=100),
+                    "discovered_at": NOW,
+                }
+            ],
+        )
+    return engine
+
+
+def _registry(engine: sa.Engine) -> list[dict]:
+    with engine.connect() as connection:
+        return [dict(r) for r in connection.execute(sa.select(s.model_registry)).mappings()]
+
+
+def test_train_registers_records_lineage_and_promotes_when_no_model_serves(warehouse, tmp_path):
+    store = LocalModelStore(tmp_path)
+    logs: list[str] = []
+    outcome = train_and_register(
+        warehouse, store, "2026_S1", iterations=80, now=NOW, log=logs.append
+    )
+    assert outcome.metrics["roc_auc"] > 0.7
+    assert set(outcome.auc_by_week) <= set(range(1, 9)) and outcome.auc_by_week
+    assert outcome.promoted
+    (row,) = _registry(warehouse)
+    assert row["is_active"] and row["is_default"] and row["model_type"] == "fail"
+    assert store.load(outcome.model_name, outcome.model_version).features == list(MODEL_FEATURES)
+    with warehouse.connect() as connection:
+        lineage = connection.execute(sa.select(s.model_training_lineage)).mappings().all()
+    assert [(r["semester"], r["training_rows"]) for r in lineage] == [
+        ("2026_S1", outcome.training_rows)
+    ]
+    assert len(lineage[0]["data_hash"]) == 64
+    assert any("promotion gate" in line for line in logs)
+
+
+def test_promote_never_registers_only_and_gate_compares_on_held_out_rows(warehouse, tmp_path):
+    store = LocalModelStore(tmp_path)
+    first = train_and_register(warehouse, store, "2026_S1", iterations=80, now=NOW, log=print)
+    second = train_and_register(
+        warehouse,
+        store,
+        "2026_S1",
+        iterations=40,
+        promote="never",
+        now=NOW + timedelta(minutes=1),
+        log=print,
+    )
+    assert not second.promoted
+    roles = {row["role"]: row for row in second.comparison}
+    assert roles["serving default"]["model"] == f"{first.model_name}:{first.model_version}"
+    assert roles["candidate"]["held_out_auc"] is not None
+    defaults = [r for r in _registry(warehouse) if r["is_default"]]
+    assert [(d["model_name"], d["model_version"]) for d in defaults] == [
+        (first.model_name, first.model_version)
+    ]
+
+
+def test_no_training_rows_is_a_clear_error(warehouse, tmp_path):
+    with pytest.raises(ValueError, match="materialize training_data for 2025_S9"):
+        train_and_register(warehouse, LocalModelStore(tmp_path), "2025_S9", now=NOW)
+
+
+def _courses(engine: sa.Engine, rows: list[dict]) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.insert(s.courses), [r | {"discovered_at": NOW} for r in rows])
+
+
+def test_semester_closed_sensor_with_an_injected_clock(sqlite_url, monkeypatch):
+    engine = get_engine(sqlite_url)
+    create_schema(engine)
+    end = datetime(2026, 7, 21)
+    _courses(
+        engine,
+        [
+            {
+                "course_id": "a",
+                "semester": "2026_S1",
+                "end_at": end,
+                "final_grades_fetched_at": end + timedelta(days=2),
+            },
+            {
+                "course_id": "b",
+                "semester": "2026_S1",
+                "end_at": end + timedelta(days=1),
+                "final_grades_fetched_at": None,
+            },
+            {
+                "course_id": "c",
+                "semester": "2026_S2",
+                "end_at": datetime(2027, 1, 19),
+                "final_grades_fetched_at": None,
+            },
+        ],
+    )
+    assert closed_semesters(engine, datetime(2026, 8, 1)) == []  # b has no final grades
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(s.courses)
+            .where(s.courses.c.course_id == "b")
+            .values(final_grades_fetched_at=end + timedelta(days=3))
+        )
+    assert closed_semesters(engine, datetime(2026, 7, 21, 12)) == []  # b not ended yet
+    monkeypatch.setenv("SENSOR_DB_URL", sqlite_url)
+    resources = {"warehouse": WarehouseResource(db_url_env="SENSOR_DB_URL")}
+    instance = DagsterInstance.ephemeral()
+
+    monkeypatch.setattr(sensors, "clock", lambda: datetime(2026, 8, 1))
+    result = semester_closed_sensor(build_sensor_context(instance=instance, resources=resources))
+    assert isinstance(result, SensorResult)
+    assert [r.partition_key for r in result.run_requests] == ["2026_S1"]
+    assert json.loads(result.cursor) == ["2026_S1"]
+    # Once per semester: the cursor remembers it.
+    again = semester_closed_sensor(
+        build_sensor_context(instance=instance, resources=resources, cursor=result.cursor)
+    )
+    assert isinstance(again, SkipReason)
+    # Months later the running semester closes too (grades fetched after its end).
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(s.courses)
+            .where(s.courses.c.course_id == "c")
+            .values(final_grades_fetched_at=datetime(2027, 1, 25))
+        )
+    monkeypatch.setattr(sensors, "clock", lambda: datetime(2027, 2, 1))
+    later = semester_closed_sensor(
+        build_sensor_context(instance=instance, resources=resources, cursor=result.cursor)
+    )
+    assert [r.partition_key for r in later.run_requests] == ["2026_S2"]
