@@ -27,7 +27,7 @@ from dropout_pipelines_tests.migration.helpers import (
 )
 
 # Large enough that predictions + training_data take well over the time to see the line.
-ROWS = 60_000
+ROWS = 30_000
 KILL_AFTER = "student_features:"
 TIMEOUT_S = 300
 

@@ -118,6 +118,10 @@ class MariaDBServer:
             capture_output=True,
         )
         log_path = self.base_dir / "mariadbd.log"
+        # Its own tmpdir: internal temporary tables must not live where other programs
+        # clean up (/tmp).
+        tmp_dir = self.base_dir / "tmp"
+        tmp_dir.mkdir(exist_ok=True)
         self.process = subprocess.Popen(
             [
                 mariadbd,
@@ -128,6 +132,7 @@ class MariaDBServer:
                 "--bind-address=127.0.0.1",
                 f"--pid-file={self.base_dir / 'mariadbd.pid'}",
                 f"--log-error={log_path}",
+                f"--tmpdir={tmp_dir}",
                 "--skip-log-bin",
                 "--skip-name-resolve",
                 "--innodb-buffer-pool-size=1G",
