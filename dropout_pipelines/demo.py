@@ -136,17 +136,29 @@ def start_bundled_simulator() -> RunningSimulator | None:
     return simulator
 
 
-def _materialization_metadata(result, asset_key: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        if materialization.asset_key.to_user_string() == asset_key:
-            return materialization.metadata
-    return {}
+def run_partition(job_name: str, partition_key: str) -> dict[str, dict]:
+    """Run one partition of a job in this process, recorded in DAGSTER_HOME; the metadata
+    of each asset it materialized, or exit with the failure."""
+    from dropout_pipelines.definitions import defs
+
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        partition_key=partition_key,
+        instance=DagsterInstance.get(),
+        raise_on_error=False,
+        run_config=QUIET_RUN,
+    )
+    if not result.success:
+        raise SystemExit(f"{job_name} for {partition_key} failed: see the run in the Dagster UI")
+    return {
+        event.step_materialization_data.materialization.asset_key.to_user_string(): (
+            event.step_materialization_data.materialization.metadata
+        )
+        for event in result.get_asset_materialization_events()
+    }
 
 
 def discover_and_ingest() -> list[str]:
     """What course_discovery_sensor does on its first tick, then the runs it requests."""
-    from dropout_pipelines.definitions import defs
     from dropout_pipelines.ingest.partitions import courses_partitions
     from dropout_pipelines.ingest.resources import openedx_resource_from_env
     from dropout_pipelines.ingest.sensors import mapped_course_ids, plan_discovery
@@ -159,17 +171,8 @@ def discover_and_ingest() -> list[str]:
     new_keys, _ = plan_discovery(listed, mapped_course_ids(WarehouseResource()), known)
     instance.add_dynamic_partitions(courses_partitions.name, new_keys)
     say(f"discovered {len(listed)} Open edX courses ({len(new_keys)} new partitions)")
-    job = defs.resolve_job_def("ingest_course_job")
     for course_id in sorted(listed):
-        result = job.execute_in_process(
-            partition_key=course_id,
-            instance=instance,
-            raise_on_error=False,
-            run_config=QUIET_RUN,
-        )
-        if not result.success:
-            raise SystemExit(f"ingestion of {course_id} failed: see the run in the Dagster UI")
-        metadata = _materialization_metadata(result, "student_features")
+        metadata = run_partition("ingest_course_job", course_id)["student_features"]
         say(
             f"ingested {course_id}: {metadata['students'].value} students, "
             f"{metadata['pages'].value} pages, {metadata['seconds'].value}s"
@@ -179,22 +182,15 @@ def discover_and_ingest() -> list[str]:
 
 def train_closed_semesters(engine: sa.Engine) -> None:
     """What semester_closed_sensor requests: training data and a model per closed semester."""
-    from dropout_pipelines.definitions import defs
     from dropout_pipelines.training.partitions import semesters_partitions
     from dropout_pipelines.training.sensors import closed_semesters
 
     instance = DagsterInstance.get()
-    job = defs.resolve_job_def("train_semester_job")
     for semester in closed_semesters(engine, datetime.now()):
         instance.add_dynamic_partitions(semesters_partitions.name, [semester])
         say(f"semester {semester} is closed: building point-in-time training data, training")
-        outcome = job.execute_in_process(
-            partition_key=semester, instance=instance, raise_on_error=False, run_config=QUIET_RUN
-        )
-        if not outcome.success:
-            raise SystemExit(f"training on {semester} failed: see the run in the Dagster UI")
-        data = _materialization_metadata(outcome, "training_data")
-        model = _materialization_metadata(outcome, "trained_model")
+        materialized = run_partition("train_semester_job", semester)
+        data, model = materialized["training_data"], materialized["trained_model"]
         say(
             f"{semester}: {data['rows_inserted'].value} new training rows; model "
             f"{model['model'].value} held-out AUC {model['roc_auc'].value:.3f}, "
@@ -208,7 +204,6 @@ def train_closed_semesters(engine: sa.Engine) -> None:
 def train_and_predict(engine: sa.Engine, course_ids: list[str]) -> None:
     """A real CatBoost model from the legacy labels as the first default, a model trained on
     each closed semester (promoted when at least as good), then every course scored."""
-    from dropout_pipelines.definitions import defs
     from dropout_pipelines.predict.store_resource import ModelStoreResource
     from dropout_pipelines.training.bootstrap import bootstrap_model
 
@@ -219,18 +214,8 @@ def train_and_predict(engine: sa.Engine, course_ids: list[str]) -> None:
         f"({result.training_rows} legacy training rows)"
     )
     train_closed_semesters(engine)
-    instance = DagsterInstance.get()
-    job = defs.resolve_job_def("predict_course_job")
     for course_id in course_ids:
-        outcome = job.execute_in_process(
-            partition_key=course_id,
-            instance=instance,
-            raise_on_error=False,
-            run_config=QUIET_RUN,
-        )
-        if not outcome.success:
-            raise SystemExit(f"predictions for {course_id} failed: see the run in the Dagster UI")
-        m = _materialization_metadata(outcome, "predictions")
+        m = run_partition("predict_course_job", course_id)["predictions"]
         say(
             f"predicted {course_id}: {m['students'].value} students, mean risk "
             f"{m['mean_risk'].value:.1f}, HIGH {m['high_risk'].value}, "
