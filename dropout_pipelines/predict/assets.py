@@ -6,6 +6,7 @@ from datetime import datetime
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from dropout_pipelines.ingest.partitions import courses_partitions
+from dropout_pipelines.predict.comparison import compare_models
 from dropout_pipelines.predict.scoring import MissingFeatureError
 from dropout_pipelines.predict.selection import NoModelError
 from dropout_pipelines.predict.service import NoFeaturesError, predict_course
@@ -35,8 +36,13 @@ def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) ->
         f"mean risk {summary['mean_risk']}, HIGH {summary['high']}, MEDIUM {summary['medium']}, "
         f"LOW {summary['low']}; {summary['shadow_rows']} shadow rows"
     )
+    comparison = {}
+    if summary["shadow_rows"] or scores.rows["ab_arm"].notna().any():
+        compared = compare_models(warehouse.get_engine(), course_id, context.run.run_id)
+        comparison = {"model_comparison": MetadataValue.json(compared)}
     return MaterializeResult(
         metadata={
+            **comparison,
             "students": summary["students"],
             "mean_risk": MetadataValue.float(float(summary["mean_risk"])),
             "high_risk": summary["high"],

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandas as pd
 import sqlalchemy as sa
 
 from dropout_pipelines.warehouse.sql_files import named_query
+
+
+def _plain(row) -> dict:
+    """JSON-ready values (MySQL returns DECIMAL for AVG/SUM)."""
+    return {
+        key: float(value) if isinstance(value, Decimal) else value for key, value in row.items()
+    }
 
 
 def compare_models(engine: sa.Engine, course_id: str, run_id: str | None = None) -> dict:
@@ -28,8 +37,8 @@ def compare_models(engine: sa.Engine, course_id: str, run_id: str | None = None)
     return {
         "course_id": course_id,
         "run_id": run_id,
-        "models": [dict(row) for row in models],
-        "agreement": dict(agreement) if agreement["students"] else None,
+        "models": [_plain(row) for row in models],
+        "agreement": _plain(agreement) if agreement["students"] else None,
     }
 
 

@@ -3,6 +3,7 @@ real databases (SQLite and MariaDB), concurrent runs as real processes."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -146,6 +147,8 @@ def test_shadow_and_ab_models(course, stored_model):
     assert purposes == {("fm101", "serving"), ("arm_b", "serving"), ("challenger", "shadow")}
     assert comparison["agreement"]["students"] == STUDENTS
     assert 0 <= comparison["agreement"]["level_agreement"] <= 1
+    json.dumps(comparison, default=str)  # JSON-ready for asset metadata (no DECIMAL)
+    assert all(isinstance(m["mean_risk"], float) for m in comparison["models"])
 
 
 def test_missing_feature_is_named(course, stored_model):
