@@ -25,6 +25,8 @@ from dropout_pipelines.predict.selection import ModelChoice, resolve_model_for_c
 from dropout_pipelines.predict.writes import save_predictions
 from dropout_pipelines.warehouse import schema as s
 
+FEATURE_READ_COLUMNS: tuple[str, ...] = ("user_id", *s.FEATURE_COLUMN_NAMES)
+
 
 class NoFeaturesError(LookupError):
     """The student (or course) has no row in student_features yet."""
@@ -56,13 +58,18 @@ class CourseScores:
 def read_features(
     engine: sa.Engine, course_id: str, user_ids: Sequence[int] | None = None
 ) -> pd.DataFrame:
-    """student_features rows of a course (or of some of its students)."""
+    """student_features rows of a course (or of some of its students): the id and the
+    feature columns, not the JSON and timestamps nothing here reads (decoding them cost
+    more than the rest of the read)."""
     table = s.student_features
-    query = sa.select(table).where(table.c.course_id == course_id)
+    query = sa.select(*(table.c[name] for name in FEATURE_READ_COLUMNS)).where(
+        table.c.course_id == course_id
+    )
     if user_ids is not None:
         query = query.where(table.c.user_id.in_([int(u) for u in user_ids]))
     with engine.connect() as connection:
-        return pd.DataFrame(connection.execute(query).mappings().all(), columns=table.c.keys())
+        # read_sql builds the frame column-wise (3-4x faster than from 100,000 row mappings).
+        return pd.read_sql(query, connection)
 
 
 def _load(choice: ModelChoice) -> LoadedModel:

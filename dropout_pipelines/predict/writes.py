@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dropout_pipelines.warehouse import schema as s
-from dropout_pipelines.warehouse.bulk import frame_records, insert_rows_skip_existing
+from dropout_pipelines.warehouse.bulk import insert_frame_params, insert_rows_skip_existing
 
 PREDICTION_COLUMNS = (
     "user_id",
@@ -58,13 +58,8 @@ def save_predictions(
     The previous latest serving rows of the course (or of `only_users`) are retired in the
     same transaction. Shadow rows are history only.
     """
-    records = frame_records(
-        rows.loc[:, list(PREDICTION_COLUMNS)].assign(
-            course_id=course_id,
-            is_latest=rows["purpose"].eq("serving"),
-            run_id=run_id,
-            predicted_at=predicted_at,
-        )
+    frame = rows.loc[:, list(PREDICTION_COLUMNS)].assign(
+        is_latest=rows["purpose"].eq("serving").to_numpy()
     )
     predictions = s.predictions
     retire = (
@@ -74,9 +69,16 @@ def save_predictions(
     )
     if only_users is not None:
         retire = retire.where(predictions.c.user_id.in_([int(u) for u in only_users]))
+    # Parameters are built before the transaction: the course's lock covers the SQL only.
+    sql, params = insert_frame_params(
+        engine.dialect,
+        predictions,
+        frame,
+        {"course_id": course_id, "run_id": run_id, "predicted_at": predicted_at},
+    )
     with engine.begin() as connection:
         lock_course(connection, course_id, predicted_at)
         connection.execute(retire)
-        for start in range(0, len(records), INSERT_CHUNK_ROWS):
-            connection.execute(sa.insert(predictions), records[start : start + INSERT_CHUNK_ROWS])
-    return len(records)
+        for start in range(0, len(params), INSERT_CHUNK_ROWS):
+            connection.exec_driver_sql(sql, params[start : start + INSERT_CHUNK_ROWS])
+    return len(params)

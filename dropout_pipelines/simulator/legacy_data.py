@@ -19,15 +19,15 @@ import re
 import sys
 import unicodedata
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from dropout_pipelines.settings import db_url_from_env
+from dropout_pipelines.warehouse.bulk import insert_frame_params
 from dropout_pipelines.warehouse.course_keys import default_semester
 from dropout_pipelines.warehouse.engine import create_warehouse_engine
 from dropout_pipelines.warehouse.legacy_schema import (
@@ -528,61 +528,6 @@ def legacy_table_for(frame: pd.DataFrame, table_name: str = LEGACY_TABLE_NAME) -
     return sa.Table(table_name, metadata, *columns, **MYSQL_TABLE_OPTIONS)
 
 
-def _column_values(series: pd.Series) -> list[object]:
-    """Python values for the driver: NaN, NA and NaT become None, numpy scalars become native."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        stamps = series.to_numpy(dtype="datetime64[us]")
-        return stamps.astype(object).tolist()  # NaT becomes None here
-    return series.to_numpy(dtype=object, na_value=None).tolist()
-
-
-@dataclass(frozen=True)
-class _DriverInsert:
-    """`insert(table)` compiled once for the connection's dialect, for `executemany`.
-
-    `columns[i]` is the frame column of the i-th parameter, `keys[i]` its name in the SQL
-    (None when the paramstyle is positional) and `processors[i]` the type's bind processor.
-    """
-
-    sql: str
-    columns: tuple[str, ...]
-    keys: tuple[str, ...] | None
-    processors: tuple[Callable[[Any], Any] | None, ...]
-
-
-def _driver_insert(connection: sa.Connection, table: sa.Table) -> _DriverInsert:
-    """Compile the Core insert and keep what the driver needs to run it with plain params.
-
-    Row-by-row parameter handling in `Connection.execute` costs about 25 s per million rows;
-    doing the same work column-wise (the dialect's own bind processors, applied to a column at
-    a time) and handing the driver the compiled SQL keeps one million rows within seconds.
-    """
-    dialect = connection.dialect
-    compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(table.c.keys()))
-    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
-    binds = [compiled.binds[name] for name in names]
-    keys = None
-    if not compiled.positional:
-        escaped = compiled.escaped_bind_names
-        keys = tuple(escaped.get(name, name) for name in names)
-    processors = tuple(b.type.dialect_impl(dialect).bind_processor(dialect) for b in binds)
-    return _DriverInsert(compiled.string, tuple(b.key for b in binds), keys, processors)
-
-
-def _chunk_params(part: pd.DataFrame, insert: _DriverInsert) -> list[tuple] | list[dict]:
-    """One chunk as driver parameters (tuples, or dicts for named paramstyles)."""
-    columns = []
-    for name, process in zip(insert.columns, insert.processors, strict=True):
-        values = _column_values(part[name])
-        if process is not None:
-            values = [None if value is None else process(value) for value in values]
-        columns.append(values)
-    rows = zip(*columns, strict=True)
-    if insert.keys is None:
-        return list(rows)
-    return [dict(zip(insert.keys, row, strict=True)) for row in rows]
-
-
 def write_raw_data(
     engine: sa.Engine,
     frame: pd.DataFrame,
@@ -603,10 +548,11 @@ def write_raw_data(
     with engine.begin() as connection:  # SQLite: all or nothing; MySQL commits DDL anyway.
         table.drop(connection, checkfirst=True)
         table.create(connection)
-        insert = _driver_insert(connection, table)
         for start in range(0, len(frame), chunk_rows):
-            params = _chunk_params(frame.iloc[start : start + chunk_rows], insert)
-            connection.exec_driver_sql(insert.sql, params)
+            sql, params = insert_frame_params(
+                connection.dialect, table, frame.iloc[start : start + chunk_rows]
+            )
+            connection.exec_driver_sql(sql, params)
             written += len(params)
     return written
 

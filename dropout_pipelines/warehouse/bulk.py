@@ -9,8 +9,10 @@ table's growth inside the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 
@@ -88,3 +90,47 @@ def upsert_rows(
     for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
         connection.execute(statement, list(rows[start : start + UPSERT_CHUNK_ROWS]))
     return len(rows)
+
+
+def _column_values(series: pd.Series) -> list[Any]:
+    """Python values for the driver: NaN, NA and NaT become None, numpy scalars native."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.to_numpy(dtype="datetime64[us]").astype(object).tolist()
+    return series.to_numpy(dtype=object, na_value=None).tolist()
+
+
+def insert_frame_params(
+    dialect: sa.Dialect,
+    table: sa.Table,
+    frame: pd.DataFrame,
+    constants: Mapping[str, Any] | None = None,
+) -> tuple[str, list[tuple] | list[dict]]:
+    """The compiled INSERT and its executemany parameters for `frame`'s rows (+ `constants`
+    for every row), built a column at a time with the dialect's own bind processors.
+
+    `Connection.execute(insert, list_of_dicts)` does per-row work in SQLAlchemy (about 25 s
+    per million rows); the driver gets exactly the same values this way, in seconds. Run the
+    result with `connection.exec_driver_sql(sql, params[i:j])`.
+    """
+    constants = dict(constants or {})
+    compiled = sa.insert(table).compile(dialect=dialect, column_keys=[*frame.columns, *constants])
+    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    columns = []
+    for name in names:
+        bind = compiled.binds[name]
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if bind.key in constants:
+            value = constants[bind.key]
+            if process is not None and value is not None:
+                value = process(value)
+            columns.append([value] * len(frame))
+            continue
+        values = _column_values(frame[bind.key])
+        if process is not None:
+            values = [None if value is None else process(value) for value in values]
+        columns.append(values)
+    rows = list(zip(*columns, strict=True))
+    if compiled.positional:
+        return compiled.string, rows
+    keys = [compiled.escaped_bind_names.get(name, name) for name in names]
+    return compiled.string, [dict(zip(keys, row, strict=True)) for row in rows]
