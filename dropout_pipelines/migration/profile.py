@@ -86,7 +86,6 @@ def profile_source(connection: sa.Connection, selects: LegacySelects) -> SourceP
     count_where = lambda condition: _scalar(  # noqa: E731 - a local shorthand
         connection, sa.select(sa.func.count()).select_from(raw).where(condition)
     )
-    training = selects.training_data()[1].subquery() if labelled is not None else None
     return SourceProfile(
         raw_rows=raw_rows,
         keys=raw_rows - duplicate_rows,
@@ -94,8 +93,8 @@ def profile_source(connection: sa.Connection, selects: LegacySelects) -> SourceP
         duplicate_rows=duplicate_rows,
         scored_rows=count_where(scored.is_not(None)) if scored is not None else 0,
         labelled_rows=count_where(labelled.is_not(None)) if labelled is not None else 0,
-        training_rows=_scalar(connection, sa.select(sa.func.count()).select_from(training))
-        if training is not None
+        training_rows=_scalar(connection, selects.training_row_count())
+        if labelled is not None
         else 0,
         unlabelled_rows=count_where(labelled.is_(None)) if labelled is not None else raw_rows,
         scores_out_of_range=count_where(sa.or_(scored < 0, scored > 100))

@@ -11,7 +11,7 @@ in one place:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,6 +36,18 @@ COPIED_FEATURES: tuple[str, ...] = (
 )
 BOOLEAN_FEATURES: tuple[str, ...] = ("mooc_is_passed",)
 LABELS: tuple[str, ...] = ("is_passed", "is_dropout")
+PREDICTION_SOURCE_COLUMNS: tuple[str, ...] = (
+    "id",
+    "user_id",
+    "course_id",
+    "fail_risk_score",
+    "risk_level",
+    "mooc_grade_percentage",
+    "mooc_completion_rate",
+    "predicted_at",
+    "created_at",
+    "updated_at",
+)
 
 
 def _col(source: sa.FromClause, name: str) -> sa.ColumnElement:
@@ -79,13 +91,18 @@ class LegacySelects:
         order = [raw.c[name].desc() for name in ("updated_at", "created_at", "id") if name in raw.c]
         return order or [raw.c.user_id]
 
-    def _ranked(self, rank_name: str, *, where=None, partition_extra=()) -> sa.Subquery:
+    def _ranked(
+        self, rank_name: str, *, where=None, partition_extra=(), columns: Sequence[str] = ()
+    ) -> sa.Subquery:
+        """Raw rows with a row_number per key; only `columns` (all when empty) go through
+        the window's sort, so narrow callers sort narrow rows."""
         raw = self.legacy.table
         rank = sa.func.row_number().over(
             partition_by=[raw.c.user_id, raw.c.course_id, *partition_extra],
             order_by=self._newest_first(),
         )
-        select = sa.select(*raw.c, rank.label(rank_name))
+        kept = [raw.c[name] for name in columns if name in raw.c] if columns else list(raw.c)
+        select = sa.select(*kept, rank.label(rank_name))
         if where is not None:
             select = select.where(where)
         return select.subquery(rank_name)
@@ -104,14 +121,27 @@ class LegacySelects:
         return self._ranked("key_rank")
 
     def scored_rows(self) -> sa.Subquery:
-        return self._ranked("score_rank", where=self.legacy.table.c.fail_risk_score.is_not(None))
+        """Scored rows, ranked; only the columns a prediction row is made of."""
+        return self._ranked(
+            "score_rank",
+            where=self.legacy.table.c.fail_risk_score.is_not(None),
+            columns=PREDICTION_SOURCE_COLUMNS,
+        )
 
-    def labelled_rows(self) -> sa.Subquery:
+    def labelled_rows(self, columns: Sequence[str] = ()) -> sa.Subquery:
         raw = self.legacy.table
         semester = self.resolved_semester(raw)
         return self._ranked(
-            "label_rank", where=raw.c.is_passed.is_not(None), partition_extra=(semester,)
+            "label_rank",
+            where=raw.c.is_passed.is_not(None),
+            partition_extra=(semester,),
+            columns=columns,
         )
+
+    def training_row_count(self) -> sa.Select:
+        """How many training rows the labelled rows give (a narrow window: keys only)."""
+        labelled = self.labelled_rows(columns=("id", "user_id", "course_id"))
+        return sa.select(sa.func.count()).select_from(labelled).where(labelled.c.label_rank == 1)
 
     # -- shared column expressions --------------------------------------------------------
     def _first_of(self, source: sa.FromClause, *names: str) -> sa.ColumnElement:
