@@ -154,6 +154,14 @@ def train_and_register(
         )
     side = split_by_student(rows)
     train, validation, test = (rows[side == name] for name in ("train", "validation", "test"))
+    name = model_name or f"{target}_risk"
+    existing = _already_trained(engine, name, target, rows[side != "test"], TARGETS[target])
+    if existing is not None:
+        log(
+            f"{existing.model_name}:{existing.model_version} was trained on exactly these rows: "
+            "nothing to do"
+        )
+        return existing
     log(
         f"training {target} model on {semesters}: {len(train)} train, {len(validation)} "
         f"validation, {len(test)} held-out rows (split by student)"
@@ -169,7 +177,6 @@ def train_and_register(
         "baseline_auc_by_week": {str(k): v for k, v in baseline_curve.items()},
         "best_iteration": int(model.get_best_iteration() or iterations),
     }
-    name = model_name or f"{target}_risk"
     version = f"{semester}-{now:%Y%m%d%H%M%S}"
     store.save(
         name, version, model, list(MODEL_FEATURES), {"metrics": metrics, "trained_on": semesters}
@@ -206,6 +213,58 @@ def train_and_register(
     if target == "fail":
         _gate(engine, outcome, test, labels, promote, log)
     return outcome
+
+
+def _lineage_hashes(rows: pd.DataFrame, target_column: str) -> dict[str, str]:
+    return {
+        semester: data_hash(group, target_column) for semester, group in rows.groupby("semester")
+    }
+
+
+def _already_trained(
+    engine: sa.Engine, name: str, target: str, rows: pd.DataFrame, target_column: str
+) -> TrainingOutcome | None:
+    """The registered model of this name and target trained on exactly these rows (same
+    semesters, same data hashes), so a rerun registers no duplicate version."""
+    wanted = _lineage_hashes(rows, target_column)
+    lineage, registry = s.model_training_lineage, s.model_registry
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(lineage.c.model_version, lineage.c.semester, lineage.c.data_hash).where(
+                lineage.c.model_name == name
+            )
+        ).all()
+        by_version: dict[str, dict[str, str]] = {}
+        for version, semester, digest in found:
+            by_version.setdefault(version, {})[semester] = digest
+        matches = sorted(v for v, hashes in by_version.items() if hashes == wanted)
+        if not matches:
+            return None
+        row = (
+            connection.execute(
+                sa.select(registry).where(
+                    registry.c.model_name == name,
+                    registry.c.model_version == matches[-1],
+                    registry.c.model_type == target,
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
+    if row is None:
+        return None
+    metrics = row["metrics"] or {}
+    return TrainingOutcome(
+        name,
+        row["model_version"],
+        target,
+        int(row["training_rows"] or 0),
+        metrics,
+        {int(k): v for k, v in (metrics.get("auc_by_week") or {}).items()},
+        {int(k): v for k, v in (metrics.get("baseline_auc_by_week") or {}).items()},
+        {},
+        promoted=bool(row["is_default"]),
+    )
 
 
 def _record_lineage(

@@ -107,6 +107,9 @@ def test_train_registers_records_lineage_and_promotes_when_no_model_serves(wareh
 def test_promote_never_registers_only_and_gate_compares_on_held_out_rows(warehouse, tmp_path):
     store = LocalModelStore(tmp_path)
     first = train_and_register(warehouse, store, "2026_S1", iterations=80, now=NOW, log=print)
+    more = _rows("2026_S1", seed=1).assign(course_id="course-v1:ORG+C2+2026_S1")
+    with warehouse.begin() as connection:
+        connection.execute(sa.insert(s.training_data), frame_records(more))
     second = train_and_register(
         warehouse,
         store,
@@ -124,6 +127,23 @@ def test_promote_never_registers_only_and_gate_compares_on_held_out_rows(warehou
     assert [(d["model_name"], d["model_version"]) for d in defaults] == [
         (first.model_name, first.model_version)
     ]
+
+
+def test_rerun_on_the_same_rows_registers_nothing_new(warehouse, tmp_path):
+    store = LocalModelStore(tmp_path)
+    first = train_and_register(warehouse, store, "2026_S1", iterations=60, now=NOW, log=print)
+    logs: list[str] = []
+    again = train_and_register(
+        warehouse,
+        store,
+        "2026_S1",
+        iterations=60,
+        now=NOW + timedelta(hours=1),
+        log=logs.append,
+    )
+    assert (again.model_name, again.model_version) == (first.model_name, first.model_version)
+    assert again.promoted and len(_registry(warehouse)) == 1
+    assert any("nothing to do" in line for line in logs)
 
 
 def test_no_training_rows_is_a_clear_error(warehouse, tmp_path):
