@@ -137,19 +137,27 @@ def fetch_course(
             name: stack.enter_context(openedx_factory()) if concurrent else openedx
             for name in SOURCE_FETCHES
         }
-        with ThreadPoolExecutor(max_workers=len(clients) + 1 if concurrent else 1) as pool:
+        accounts_client = stack.enter_context(openedx_factory()) if concurrent else openedx
+        workers = len(clients) + 2 if concurrent else 1
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
                 name: pool.submit(fetch, clients[name], course_id)
                 for name, fetch in SOURCE_FETCHES.items()
             }
             statements_future = pool.submit(lrs.statements, course_id)
+            # Accounts need the enrolled usernames: start them as soon as the roster is in,
+            # while the (longest) LRS history is still paging.
+            enrollments = futures["enrollments"].result()
+            accounts_future = pool.submit(
+                accounts_client.accounts, sorted(enrollments["username"].unique())
+            )
             results = {name: future.result() for name, future in futures.items()}
             statements = statements_future.result()
-        enrollments = results["enrollments"]
-        accounts = openedx.accounts(sorted(enrollments["username"].unique()))
-        stats = {"course_and_accounts": openedx.stats, "lrs": lrs.stats}
+            accounts = accounts_future.result()
+        stats = {"course": openedx.stats, "lrs": lrs.stats}
         if concurrent:
             stats |= {name: client.stats for name, client in clients.items()}
+            stats["accounts"] = accounts_client.stats
     cutoffs = results["cutoffs"]
     threshold = min(cutoffs.values()) if cutoffs else None
 
