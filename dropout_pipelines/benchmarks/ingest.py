@@ -39,13 +39,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from dropout_pipelines.benchmarks.migration import markdown_table, plain_table
+from dropout_pipelines.benchmarks.report import (
+    backend_list,
+    markdown_table,
+    non_negative,
+    plain_table,
+    positive,
+    progress_printer,
+    timed,
+)
 from dropout_pipelines.ingest.bundle import CourseBundle
 from dropout_pipelines.ingest.fetch import fetch_course
 from dropout_pipelines.ingest.http import FetchStats
@@ -106,18 +115,11 @@ ENDPOINTS: tuple[tuple[str, str, bool], ...] = (
 OTHER_ENDPOINT = "other"
 
 
-def _progress(message: str) -> None:
-    """Progress goes to stderr so stdout holds only the results (easy to paste or parse)."""
-    print(f"[bench-ingest] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def _timed(label: str) -> Iterator[None]:
-    """Report how long a step took on stderr (set-up is worth seeing, not measuring)."""
-    started = time.perf_counter()
-    _progress(f"{label} ...")
-    yield
-    _progress(f"{label}: {time.perf_counter() - started:.2f} s")
+_progress = progress_printer("bench-ingest")
+_timed = partial(timed, _progress)
+_backends = backend_list(BACKENDS)
+_positive = positive
+_non_negative = non_negative
 
 
 def process_cpu_s(pid: int) -> float | None:
@@ -846,30 +848,6 @@ def render_report(run: Run) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Command line
-
-
-def _backends(text: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    unknown = [name for name in names if name not in BACKENDS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown backend(s) {unknown or text!r}: choose from {', '.join(BACKENDS)}"
-        )
-    return names
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value:g}")
-    return value
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import sqlite3
 import sys
 import tempfile
 import time
@@ -33,11 +31,21 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
+from dropout_pipelines.benchmarks.report import (
+    backend_list,
+    machine_note,
+    markdown_table,
+    plain_table,
+    positive,
+    progress_printer,
+    timed,
+)
 from dropout_pipelines.migration.legacy_table import reflect_legacy_table
 from dropout_pipelines.migration.migrate import MigrationSettings, migrate_legacy
 from dropout_pipelines.simulator.legacy_data import (
@@ -88,18 +96,10 @@ TABLE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _progress(message: str) -> None:
-    """Progress goes to stderr so stdout holds only the results (easy to paste or parse)."""
-    print(f"[bench-migration] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def _timed(label: str) -> Iterator[None]:
-    """Report how long a preparation step took: slow set-up is worth seeing, not measuring."""
-    started = time.perf_counter()
-    _progress(f"{label} ...")
-    yield
-    _progress(f"{label}: {time.perf_counter() - started:.2f} s")
+_progress = progress_printer("bench-migration")
+_timed = partial(timed, _progress)
+_backends = backend_list(BACKENDS)
+_positive = positive
 
 
 @dataclass
@@ -463,43 +463,6 @@ def written_rows(results: Sequence[BackendResult]) -> tuple[list[str], list[list
     return header, rows
 
 
-def _numeric(cell: str) -> bool:
-    return cell[:1].isdigit()
-
-
-def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell; numbers right-aligned so digits line up."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-
-    def line(cells: Sequence[str], align_numbers: bool) -> str:
-        out = []
-        for cell, width in zip(cells, widths, strict=True):
-            right = align_numbers and _numeric(cell)
-            out.append(cell.rjust(width) if right else cell.ljust(width))
-        return "  ".join(out).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(header, False), rule, *(line(row, True) for row in rows)])
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """The same table for a PR or a README (numbers right-aligned)."""
-    numeric = [bool(rows) and all(_numeric(row[i]) for row in rows) for i in range(len(header))]
-    align = ["---:" if is_number else "---" for is_number in numeric]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def machine_note(load_before: float, load_after: float) -> str:
-    """CPUs and load: a ratio measured while other work competes for the CPUs is noisier."""
-    return (
-        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}; 1-min load average {load_before:.1f} at start, "
-        f"{load_after:.1f} at end (both numbers of a ratio come from the same run either way)."
-    )
-
-
 def render_report(results: Sequence[BackendResult], note: str = "") -> str:
     """Summary, per-step split and rows written: plain text first, then the same in Markdown."""
     sections: list[tuple[str, list[str], list[list[str]]]] = [
@@ -524,23 +487,6 @@ def render_report(results: Sequence[BackendResult], note: str = "") -> str:
 
 # --------------------------------------------------------------------------------------------
 # Command line
-
-
-def _backends(text: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in BACKENDS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown backend(s) {unknown or text!r}: choose from {', '.join(BACKENDS)}"
-        )
-    return names
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,15 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dropout_pipelines.benchmarks.migration import machine_note, markdown_table, plain_table
+from dropout_pipelines.benchmarks.report import (
+    backend_list,
+    machine_note,
+    markdown_table,
+    plain_table,
+    positive,
+    progress_printer,
+    timed,
+)
 from dropout_pipelines.predict import service
 from dropout_pipelines.predict.model_store import (
     LoadedModel,
@@ -125,22 +134,14 @@ PHASES: tuple[tuple[str, str], ...] = (
 OTHER_PHASE = "other"
 
 
-def _progress(message: str) -> None:
-    """Progress goes to stderr so stdout holds only the results (easy to paste or parse)."""
-    print(f"[bench-predict] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def _timed(label: str) -> Iterator[None]:
-    """Report how long a preparation step took: slow set-up is worth seeing, not measuring."""
-    started = time.perf_counter()
-    _progress(f"{label} ...")
-    yield
-    _progress(f"{label}: {time.perf_counter() - started:.2f} s")
-
-
 # --------------------------------------------------------------------------------------------
 # Data
+
+
+_progress = progress_printer("bench-predict")
+_timed = partial(timed, _progress)
+_backends = backend_list(BACKENDS)
+_positive = positive
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
@@ -829,23 +830,6 @@ def render_report(results: Sequence[BackendResult], note: str = "") -> str:
 
 # --------------------------------------------------------------------------------------------
 # Command line
-
-
-def _backends(text: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in BACKENDS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown backend(s) {unknown or text!r}: choose from {', '.join(BACKENDS)}"
-        )
-    return names
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
