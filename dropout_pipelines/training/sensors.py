@@ -58,7 +58,9 @@ def closed_semesters(engine: sa.Engine, now: datetime) -> list[str]:
 @sensor(
     job=train_semester_job,
     minimum_interval_seconds=3600,
-    default_status=DefaultSensorStatus.RUNNING,
+    # Off until switched on in the UI: training needs the Open edX / LRS variables set
+    # (it rebuilds past weeks from the LRS), which a bare `make dev` does not have.
+    default_status=DefaultSensorStatus.STOPPED,
     description="Trains once per semester, when all its courses ended and final grades are in.",
 )
 def semester_closed_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
