@@ -8,7 +8,6 @@ transaction, so a course never shows enrollments of one fetch next to features o
 import time
 from datetime import datetime
 
-import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
@@ -19,6 +18,7 @@ from dagster import (
     multi_asset,
 )
 
+from dropout_pipelines.ingest.course_frames import naive_datetime
 from dropout_pipelines.ingest.errors import (
     OpenEdxAuthError,
     OpenEdxPermissionError,
@@ -59,7 +59,8 @@ def courses(
     ]
     rows = rows.assign(
         semester=[
-            semester_for(c, _naive(st)) for c, st in zip(rows.course_id, rows.start_at, strict=True)
+            semester_for(c, naive_datetime(st))
+            for c, st in zip(rows.course_id, rows.start_at, strict=True)
         ],
         discovered_at=stamp,
     )
@@ -77,10 +78,6 @@ def courses(
     return MaterializeResult(
         metadata={"courses": len(rows), "semesters": rows["semester"].nunique()}
     )
-
-
-def _naive(value):
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
 def _page_logger(context: AssetExecutionContext):

@@ -38,13 +38,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dropout_pipelines.features.engineering import CourseWindow, build_features, week_of_course
-from dropout_pipelines.ingest.fetch import (
-    _activity_frame,
-    _enrollment_frame,
-    _h5p_frame,
-    _naive,
-    _user_ids,
+from dropout_pipelines.ingest.course_frames import (
+    activity_frame,
+    enrollment_frame,
+    h5p_frame,
     letter_for,
+    naive_datetime,
+    user_id_map,
 )
 from dropout_pipelines.ingest.lrs import LrsClient
 from dropout_pipelines.ingest.openedx import OpenEdxClient
@@ -145,7 +145,7 @@ def weekly_snapshots_from_history(
     blocks = blocks_in_course or int(content["object_id"].nunique())
     if h5p_contents_in_course is None:
         h5p_contents_in_course = int(statements.loc[statements["is_h5p"], "object_id"].nunique())
-    h5p_all = _h5p_frame(statements, ids)
+    h5p_all = h5p_frame(statements, ids)
     enrolled_at = pd.to_datetime(roster["enrolled_at"])
 
     frames = []
@@ -159,7 +159,7 @@ def weekly_snapshots_from_history(
             ),
             completion=_completion_so_far(content[content["timestamp"] <= cutoff], ids, blocks),
             h5p=h5p_all[pd.to_datetime(h5p_all["occurred_at"]) <= cutoff],
-            activity=_activity_frame(known, ids) if len(known) else _no_activity(),
+            activity=activity_frame(known, ids) if len(known) else _no_activity(),
             window=window,
             as_of=cutoff.to_pydatetime(),
             h5p_contents_in_course=h5p_contents_in_course,
@@ -187,7 +187,7 @@ def _course_window(engine: sa.Engine, openedx: OpenEdxClient, course_id: str) ->
     if row is not None and row.start_at is not None and row.end_at is not None:
         return CourseWindow(start=row.start_at, end=row.end_at)
     info = openedx.course(course_id).iloc[0]
-    return CourseWindow(start=_naive(info["start"]), end=_naive(info["end"]))
+    return CourseWindow(start=naive_datetime(info["start"]), end=naive_datetime(info["end"]))
 
 
 def _existing_weeks(connection: sa.Connection, course_id: str) -> pd.DataFrame:
@@ -222,8 +222,8 @@ def rebuild_course_history(
     gradebook = openedx_client.gradebook(course_id)
     cutoffs = openedx_client.grade_cutoffs(course_id)
     statements = lrs_client.statements(course_id)
-    ids = _user_ids(enrollments, accounts, gradebook)
-    roster = _enrollment_frame(enrollments, accounts, ids)
+    ids = user_id_map(enrollments, accounts, gradebook)
+    roster = enrollment_frame(enrollments, accounts, ids)
     snapshots = weekly_snapshots_from_history(roster, statements, window, weeks, cutoffs=cutoffs)
     snapshots["captured_at"] = snapshots["snapshot_week"].map(
         {week: week_cutoff(window, week) for week in weeks}

@@ -1,0 +1,98 @@
+"""Tidy per-table frames of one course, from what the Open edX and LRS clients return.
+
+Shared by live ingestion (`fetch.py`) and the history rebuild of past semesters
+(`training/history.py`), so both key students, names, grades and H5P attempts the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+
+def naive_datetime(value) -> datetime | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def letter_for(percent: pd.Series, cutoffs: dict[str, float]) -> pd.Series:
+    """The highest letter whose cutoff the fraction reaches (vectorised); None below all."""
+    if not cutoffs:
+        return pd.Series([None] * len(percent), index=percent.index, dtype=object)
+    ordered = sorted(cutoffs.items(), key=lambda item: item[1])
+    letters = np.array([None] + [letter for letter, _ in ordered], dtype=object)
+    bounds = np.array([bound for _, bound in ordered])
+    positions = np.searchsorted(bounds, percent.fillna(-1).to_numpy(), side="right")
+    return pd.Series(letters[positions], index=percent.index, dtype=object)
+
+
+def user_id_map(enrollments: pd.DataFrame, accounts: pd.DataFrame, gradebook: pd.DataFrame):
+    ids = accounts[["username", "user_id"]]
+    from_grades = gradebook[["username", "user_id"]]
+    known = pd.concat([ids, from_grades[~from_grades["username"].isin(ids["username"])]])
+    return known.drop_duplicates("username")
+
+
+def enrollment_frame(enrollments: pd.DataFrame, accounts: pd.DataFrame, ids: pd.DataFrame):
+    frame = enrollments.merge(ids, on="username", how="inner").merge(
+        accounts[["username", "name", "email"]], on="username", how="left"
+    )
+    return pd.DataFrame(
+        {
+            "user_id": frame["user_id"].astype("int64"),
+            "username": frame["username"],
+            "full_name": frame["name"],
+            "email": frame["email"],
+            "mode": frame["mode"],
+            "is_active": frame["is_active"].astype(bool),
+            "enrolled_at": frame["created"],
+        }
+    ).drop_duplicates("user_id")
+
+
+def grades_frame(gradebook: pd.DataFrame, cutoffs: dict[str, float], threshold: float | None):
+    percent = gradebook["percent"].astype(float)
+    letters = gradebook["letter_grade"].where(
+        gradebook["letter_grade"].notna(), letter_for(percent, cutoffs)
+    )
+    if threshold is not None:
+        computed_pass = percent >= threshold
+        passed = gradebook["passed"].where(gradebook["passed"].notna(), computed_pass)
+    else:
+        passed = gradebook["passed"]
+    return pd.DataFrame(
+        {
+            "user_id": gradebook["user_id"].astype("int64"),
+            "grade_percentage": (percent * 100).clip(0, 100),
+            "letter_grade": letters,
+            "passed": passed.astype("boolean"),
+            "section_breakdown": gradebook["section_breakdown"],
+        }
+    )
+
+
+def h5p_frame(statements: pd.DataFrame, ids: pd.DataFrame) -> pd.DataFrame:
+    h5p = statements[statements["is_h5p"] & statements["score_raw"].notna()]
+    h5p = h5p.merge(ids, left_on="actor", right_on="username", how="inner")
+    return pd.DataFrame(
+        {
+            "statement_id": h5p["statement_id"],
+            "user_id": h5p["user_id"].astype("int64"),
+            "content_id": h5p["object_id"],
+            "score_raw": h5p["score_raw"],
+            "score_max": h5p["score_max"],
+            "completed": h5p["completion"],
+            "success": h5p["success"],
+            "duration_s": h5p["duration_s"],
+            "occurred_at": h5p["timestamp"],
+        }
+    )
+
+
+def activity_frame(statements: pd.DataFrame, ids: pd.DataFrame) -> pd.DataFrame:
+    newest = statements.groupby("actor", as_index=False)["timestamp"].max()
+    newest = newest.merge(ids, left_on="actor", right_on="username", how="inner")
+    return newest.rename(columns={"timestamp": "last_activity_at"})[["user_id", "last_activity_at"]]
