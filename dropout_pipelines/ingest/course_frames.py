@@ -13,6 +13,7 @@ import pandas as pd
 
 
 def naive_datetime(value) -> datetime | None:
+    """A pandas/ISO timestamp as a plain datetime (None for missing), for SQL parameters."""
     if value is None or pd.isna(value):
         return None
     return pd.Timestamp(value).to_pydatetime()
@@ -30,6 +31,7 @@ def letter_for(percent: pd.Series, cutoffs: dict[str, float]) -> pd.Series:
 
 
 def user_id_map(enrollments: pd.DataFrame, accounts: pd.DataFrame, gradebook: pd.DataFrame):
+    """username → user_id: the accounts API first, the gradebook for anyone it missed."""
     ids = accounts[["username", "user_id"]]
     from_grades = gradebook[["username", "user_id"]]
     known = pd.concat([ids, from_grades[~from_grades["username"].isin(ids["username"])]])
