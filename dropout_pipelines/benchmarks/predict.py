@@ -71,7 +71,7 @@ from dropout_pipelines.predict.scoring import fail_risk_scores, feature_matrix, 
 from dropout_pipelines.predict.writes import PREDICTION_COLUMNS
 from dropout_pipelines.training.fit import LEGACY_MODEL_FEATURES, fit_fail_model
 from dropout_pipelines.warehouse import schema as s
-from dropout_pipelines.warehouse.bulk import frame_records
+from dropout_pipelines.warehouse.bulk import frame_records, insert_frame_params
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import create_warehouse_engine
 from dropout_pipelines.warehouse.schema import MYSQL_TABLE_OPTIONS
@@ -303,41 +303,6 @@ def floor_table() -> sa.Table:
     return sa.Table(FLOOR_TABLE, sa.MetaData(), *columns, **MYSQL_TABLE_OPTIONS)
 
 
-def _plain(values: np.ndarray) -> list[Any]:
-    """Python values for the driver, NaN as None (a column at a time, not a row at a time)."""
-    if values.dtype.kind == "f":
-        return np.where(np.isnan(values), None, values).tolist()
-    return values.tolist()
-
-
-def _driver_rows(
-    connection: sa.Connection, table: sa.Table, columns: dict[str, list[Any] | Any], rows: int
-) -> tuple[str, list[tuple] | list[dict]]:
-    """`insert(table)` compiled for the connection and its executemany parameters.
-
-    Each column goes through its type's bind processor (a constant once), so the driver
-    gets exactly what SQLAlchemy would send, without SQLAlchemy's per-row work.
-    """
-    dialect = connection.dialect
-    compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(columns))
-    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
-    values = []
-    for name in names:
-        bind = compiled.binds[name]
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        column = columns[bind.key]
-        if not isinstance(column, list):
-            column = [process(column) if process and column is not None else column] * rows
-        elif process is not None:
-            column = [None if value is None else process(value) for value in column]
-        values.append(column)
-    tuples = list(zip(*values, strict=True))
-    if compiled.positional:
-        return compiled.string, tuples
-    keys = [compiled.escaped_bind_names.get(name, name) for name in names]
-    return compiled.string, [dict(zip(keys, row, strict=True)) for row in tuples]
-
-
 def measure_floor(
     engine: sa.Engine, model: LoadedModel, matrix: pd.DataFrame, features: pd.DataFrame
 ) -> FloorTiming:
@@ -355,26 +320,29 @@ def measure_floor(
         probabilities = model.model.predict_proba(matrix)[:, 1]
         scored = time.perf_counter()
         scores = fail_risk_scores(probabilities)
-        columns: dict[str, list[Any] | Any] = {
-            "user_id": _plain(features["user_id"].to_numpy()),
+        rows = pd.DataFrame(
+            {
+                "user_id": features["user_id"].to_numpy(),
+                "fail_risk_score": scores,
+                "risk_level": risk_levels(scores),
+                "snapshot_grade": features["mooc_grade_percentage"].to_numpy("float64"),
+                "snapshot_completion_rate": features["mooc_completion_rate"].to_numpy("float64"),
+                "snapshot_week": features["week_of_course"].to_numpy(),
+            }
+        )
+        constants = {
             "model_name": MODEL_NAME,
             "model_version": MODEL_VERSION,
-            "fail_risk_score": scores.tolist(),
-            "risk_level": risk_levels(scores).tolist(),
             "purpose": "serving",
             "ab_arm": None,
-            "snapshot_grade": _plain(features["mooc_grade_percentage"].to_numpy("float64")),
-            "snapshot_completion_rate": _plain(
-                features["mooc_completion_rate"].to_numpy("float64")
-            ),
-            "snapshot_week": _plain(features["week_of_course"].to_numpy()),
             "course_id": COURSE_ID,
             "is_latest": True,
             "run_id": "floor",
             "predicted_at": NOW,
         }
+        # The same column-wise parameter building as the predictions step's own INSERT.
+        sql, params = insert_frame_params(engine.dialect, table, rows, constants)
         with engine.begin() as connection:
-            sql, params = _driver_rows(connection, table, columns, len(matrix))
             connection.exec_driver_sql(sql, params)
         finished = time.perf_counter()
         with engine.connect() as connection:
