@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.settings import PROJECT_ROOT, db_url_from_env
 from dropout_pipelines.simulator.legacy_data import (
     LegacyDataSpec,
@@ -186,7 +186,7 @@ def train_closed_semesters(engine: sa.Engine) -> None:
     from dropout_pipelines.training.sensors import closed_semesters
 
     instance = DagsterInstance.get()
-    for semester in closed_semesters(engine, datetime.now()):
+    for semester in closed_semesters(engine, utc_now()):
         instance.add_dynamic_partitions(semesters_partitions.name, [semester])
         say(f"semester {semester} is closed: building point-in-time training data, training")
         materialized = run_partition("train_semester_job", semester)

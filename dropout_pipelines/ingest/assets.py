@@ -18,6 +18,7 @@ from dagster import (
     multi_asset,
 )
 
+from dropout_pipelines.clock import utc_now_s
 from dropout_pipelines.ingest.course_frames import naive_datetime
 from dropout_pipelines.ingest.errors import (
     OpenEdxAuthError,
@@ -41,7 +42,7 @@ FETCH_ERRORS = (OpenEdxAuthError, OpenEdxPermissionError, PayloadError, Upstream
 
 
 def _now() -> datetime:
-    return datetime.now().replace(microsecond=0)
+    return utc_now_s()
 
 
 @asset(group_name=INGEST_GROUP, pool=DB_POOL)

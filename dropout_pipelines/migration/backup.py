@@ -18,6 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.warehouse.urls import mask_url
 
 
@@ -104,7 +105,7 @@ def backup_legacy_data(
     engine: sa.Engine, table_name: str, backup_dir: Path, now: datetime | None = None
 ) -> BackupResult:
     """Back up `table_name` (or, on SQLite, the whole database) and say where it went."""
-    now = now or datetime.now()
+    now = now or utc_now()
     if engine.dialect.name == "sqlite":
         return _backup_sqlite(engine, backup_dir, now)
     tool = _dump_tool()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.predict.registry import RegistryError, register_model
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import insert_rows_skip_existing
@@ -72,7 +73,7 @@ def _register_placeholder(
                 trained_on=["legacy"],
                 is_active=False,
                 is_default=False,
-                created_at=(now or datetime.now()).replace(microsecond=0),
+                created_at=(now or utc_now()).replace(microsecond=0),
                 run_id=run_id,
             )
         )
@@ -130,7 +131,7 @@ def map_courses_to_model(
     now: datetime | None = None,
 ) -> int:
     """Map each course without a mapping to the model (daily, auto_predict); keep others."""
-    stamp = (now or datetime.now()).replace(microsecond=0)
+    stamp = (now or utc_now()).replace(microsecond=0)
     rows = [
         {
             "course_id": course_id,

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.migration.legacy_table import LegacyTable
 from dropout_pipelines.migration.profile import SourceProfile, profile_source
 from dropout_pipelines.migration.selects import LegacySelects
@@ -136,7 +137,7 @@ def migrate_legacy(
     now: datetime | None = None,
 ) -> MigrationOutcome:
     """Migrate `legacy` into the V2 tables, or recognise that it was migrated already."""
-    now = (now or datetime.now()).replace(microsecond=0)
+    now = (now or utc_now()).replace(microsecond=0)
     table_name = legacy.table.name
     with engine.begin() as connection:
         selects, semesters = build_selects(connection, legacy, settings, now)

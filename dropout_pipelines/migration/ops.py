@@ -3,13 +3,13 @@
 the plain modules next to this one so it is testable without Dagster.
 """
 
-from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 from dagster import Config, Failure, In, MetadataValue, Nothing, OpExecutionContext, Output, op
 from pydantic import Field
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.migration.backup import BackupError, backup_legacy_data
 from dropout_pipelines.migration.legacy_model import map_courses_to_model, register_legacy_model
 from dropout_pipelines.migration.legacy_table import (
@@ -151,7 +151,7 @@ def migrate_legacy_rows(
         context.log.info(f"extra legacy columns kept in extra_features: {', '.join(legacy.extra)}")
     if config.dry_run:
         with engine.connect() as connection:
-            selects, _ = build_selects(connection, legacy, config.settings(), datetime.now())
+            selects, _ = build_selects(connection, legacy, config.settings(), utc_now())
             profile = profile_source(connection, selects)
         written, already = planned_counts(profile), False
     else:
@@ -274,7 +274,7 @@ def verify_legacy_migration(
     engine = warehouse.get_engine()
     legacy = _legacy(warehouse, config)
     with engine.connect() as connection:
-        selects, _ = build_selects(connection, legacy, config.settings(), datetime.now())
+        selects, _ = build_selects(connection, legacy, config.settings(), utc_now())
     # After a no-op rerun, ingestion may have refreshed student_features on purpose.
     checks = verify_migration(engine, selects, mutable_values_too=not migration["already_migrated"])
     failed = [check for check in checks if not check.ok]

@@ -4,12 +4,11 @@ This is the only code that may touch `raw_data` itself, and only with `confirm: 
 its run config and a completed migration whose fingerprint still matches the table.
 """
 
-from datetime import datetime
-
 import sqlalchemy as sa
 from dagster import Config, Failure, OpExecutionContext, Output, job, op
 from pydantic import Field
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.migration.legacy_table import reflect_legacy_table
 from dropout_pipelines.migration.migrate import MigrationSettings, build_selects, find_marker
 from dropout_pipelines.migration.ops import DB_POOL
@@ -37,10 +36,10 @@ def retire_legacy_table(
         marker = find_marker(connection, legacy.table.name)
         if marker is None:
             raise Failure(f"{legacy.table.name} has not been migrated: run legacy_migration_job")
-        selects, _ = build_selects(connection, legacy, MigrationSettings(), datetime.now())
+        selects, _ = build_selects(connection, legacy, MigrationSettings(), utc_now())
         if profile_source(connection, selects).fingerprint != marker.source_fingerprint:
             raise Failure(f"{legacy.table.name} changed since its migration: not retired")
-    new_name = f"{legacy.table.name}_retired_{datetime.now():%Y%m%dT%H%M%S}"
+    new_name = f"{legacy.table.name}_retired_{utc_now():%Y%m%dT%H%M%S}"
     quote = engine.dialect.identifier_preparer.quote
     with engine.begin() as connection:
         connection.execute(

@@ -1,10 +1,9 @@
 """The `predictions` asset: every student of a course partition scored with the course's
 model, appended to the history; the previous latest rows retired in the same transaction."""
 
-from datetime import datetime
-
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
+from dropout_pipelines.clock import utc_now_s
 from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.predict.comparison import compare_models
 from dropout_pipelines.predict.scoring import MissingFeatureError
@@ -25,7 +24,7 @@ DB_POOL = "warehouse_db"
 )
 def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     course_id = context.partition_key
-    now = datetime.now().replace(microsecond=0)
+    now = utc_now_s()
     try:
         scores = predict_course(warehouse.get_engine(), course_id, context.run.run_id, now)
     except (NoModelError, NoFeaturesError, MissingFeatureError) as error:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.predict.model_store import (
     FEATURES_FILE,
     MAX_NAME_LENGTH,
@@ -81,7 +82,7 @@ class RegistryChange:
 
 
 def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now()).replace(microsecond=0)
+    return (now or utc_now()).replace(microsecond=0)
 
 
 def _key(name: str, version: str) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.predict.model_store import LoadedModel, load_model_file
 from dropout_pipelines.predict.scoring import (
     ab_arms,
@@ -186,7 +187,7 @@ def predict_student(
         engine,
         course_id,
         run_id,
-        (now or datetime.now()).replace(microsecond=0),
+        (now or utc_now()).replace(microsecond=0),
         user_ids=[user_id],
     )
     made = latest_prediction(engine, user_id, course_id)

@@ -13,6 +13,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from dropout_pipelines.clock import utc_now_s
 from dropout_pipelines.ingest.resources import LrsResource, OpenEdxResource
 from dropout_pipelines.predict.store_resource import ModelStoreResource
 from dropout_pipelines.training.history import rebuild_course_history
@@ -76,7 +77,7 @@ def training_data(
 ) -> MaterializeResult:
     semester = context.partition_key
     engine = warehouse.get_engine()
-    now = datetime.now().replace(microsecond=0)
+    now = utc_now_s()
     courses = _ended_courses(engine, semester, now)
     if not courses:
         raise Failure(f"semester {semester} has no ended course in the warehouse")

@@ -17,11 +17,12 @@ may be labelled active. A student with no snapshot has no training row either.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.features.engineering import CourseWindow
 from dropout_pipelines.training.history import course_weeks
 from dropout_pipelines.training.labels import (
@@ -108,7 +109,7 @@ def insert_training_rows(
     """
     if rows.empty:
         return 0
-    stamp = created_at or datetime.now(UTC).replace(tzinfo=None)
+    stamp = created_at or utc_now()
     with engine.begin() as connection:
         existing = _existing_keys(connection, rows[["semester", "course_id"]].drop_duplicates())
         keyed = rows.astype({"user_id": "int64", "snapshot_week": "int64"}).merge(

@@ -17,6 +17,7 @@ from dagster import (
     sensor,
 )
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.training.partitions import semesters_partitions
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.resource import WarehouseResource
@@ -28,7 +29,7 @@ train_semester_job = define_asset_job(
 )
 
 # The sensor's clock; tests replace it to move time.
-clock: Callable[[], datetime] = datetime.now
+clock: Callable[[], datetime] = utc_now
 
 
 def closed_semesters(engine: sa.Engine, now: datetime) -> list[str]:

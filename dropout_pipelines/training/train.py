@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.predict.model_store import ModelStore, load_model_file
 from dropout_pipelines.predict.registry import register_model, set_default
 from dropout_pipelines.predict.scoring import feature_matrix
@@ -143,7 +144,7 @@ def train_and_register(
     log: Log = print,
 ) -> TrainingOutcome:
     """Train, evaluate on held-out students, store, register, record lineage, gate."""
-    now = (now or datetime.now()).replace(microsecond=0)
+    now = (now or utc_now()).replace(microsecond=0)
     semesters = training_window(engine, semester, window)
     rows = load_training_rows(engine, semesters)
     rows = rows[rows[TARGETS[target]].notna()].reset_index(drop=True)
