@@ -7,24 +7,30 @@ from datetime import datetime
 
 import pandas as pd
 
+from dropout_pipelines.features.engineering import CourseWindow
+from dropout_pipelines.ingest.digest import DigestedStatements
 from dropout_pipelines.ingest.http import FetchStats
 
 
 @dataclass
 class CourseBundle:
-    """Everything fetched and computed for one course, ready for one transaction.
+    """Everything fetched for one course, ready for one transaction.
 
-    Frames carry exactly the columns of their tables (plus `user_id`/`course_id` keys);
-    `features` has `user_id` and the feature columns; `snapshot_week` is the week of course
-    the features belong to.
+    `enrollments` and `grades` carry exactly the columns of their tables (plus `user_id`);
+    `completion` is the aggregator's user_id, completion_rate; `statements` is the
+    digest of the LRS statements stored since the course's cursor.
     """
 
     course: dict
+    window: CourseWindow
     enrollments: pd.DataFrame
     grades: pd.DataFrame
-    h5p: pd.DataFrame
-    features: pd.DataFrame
-    snapshot_week: int | None
+    completion: pd.DataFrame
+    cutoffs: dict[str, float]
+    statements: DigestedStatements
     fetched_at: datetime
     stats: dict[str, FetchStats] = field(default_factory=dict)
-    unknown_actors: int = 0
+
+    @property
+    def unknown_actors(self) -> int:
+        return self.statements.unknown_actors

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
+
+from dropout_pipelines.features.grades import letter_for
 
 
 def naive_datetime(value) -> datetime | None:
@@ -17,17 +18,6 @@ def naive_datetime(value) -> datetime | None:
     if value is None or pd.isna(value):
         return None
     return pd.Timestamp(value).to_pydatetime()
-
-
-def letter_for(percent: pd.Series, cutoffs: dict[str, float]) -> pd.Series:
-    """The highest letter whose cutoff the fraction reaches (vectorised); None below all."""
-    if not cutoffs:
-        return pd.Series([None] * len(percent), index=percent.index, dtype=object)
-    ordered = sorted(cutoffs.items(), key=lambda item: item[1])
-    letters = np.array([None] + [letter for letter, _ in ordered], dtype=object)
-    bounds = np.array([bound for _, bound in ordered])
-    positions = np.searchsorted(bounds, percent.fillna(-1).to_numpy(), side="right")
-    return pd.Series(letters[positions], index=percent.index, dtype=object)
 
 
 def user_id_map(enrollments: pd.DataFrame, accounts: pd.DataFrame, gradebook: pd.DataFrame):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from string import Formatter
 from typing import Any
@@ -151,6 +151,20 @@ class LrsClient(SessionClient):
         `frame.attrs["max_stored"]` is the newest `stored` seen (or `since` when nothing new
         arrived): pass it as the next `since` to fetch incrementally.
         """
+        endpoint = endpoint_of(self.statements_url)
+        pages = list(self.statement_pages(course_id, since, until))
+        frame = pd.concat(pages, ignore_index=True) if pages else statements_frame([], endpoint)
+        newest = frame["stored"].max() if len(frame) else None
+        frame.attrs[MAX_STORED] = (
+            newest if newest is not None else (naive_utc(since) if since is not None else None)
+        )
+        return frame
+
+    def statement_pages(
+        self, course_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[pd.DataFrame]:
+        """The same statements one page at a time (oldest `stored` first), so a caller can
+        digest a course's history holding one page in memory, not the whole of it."""
         iri = self.course_activity_iri(course_id)
         params: dict[str, Any] = {
             "activity": iri,
@@ -163,26 +177,23 @@ class LrsClient(SessionClient):
         if until is not None:
             params["until"] = xapi_timestamp(until)
         endpoint = endpoint_of(self.statements_url)
-        records = self._collect(params, iri)
-        rows = [
-            statement_row(record, f"statements[{i}]", self.resolver, iri, endpoint)
-            for i, record in enumerate(records)
-        ]
-        frame = statements_frame(rows, endpoint)
-        if since is not None:  # the request's `since` was rounded down to the millisecond
-            frame = frame[frame["stored"] > naive_utc(since)].reset_index(drop=True)
-        newest = frame["stored"].max() if len(frame) else None
-        frame.attrs[MAX_STORED] = (
-            newest if newest is not None else (naive_utc(since) if since is not None else None)
-        )
-        return frame
+        offset = 0
+        for records in self._pages(params, iri):
+            rows = [
+                statement_row(record, f"statements[{offset + i}]", self.resolver, iri, endpoint)
+                for i, record in enumerate(records)
+            ]
+            offset += len(records)
+            frame = statements_frame(rows, endpoint)
+            if since is not None:  # the request's `since` was rounded down to the millisecond
+                frame = frame[frame["stored"] > naive_utc(since)].reset_index(drop=True)
+            yield frame
 
-    def _collect(self, params: dict[str, Any], iri: str) -> list[Any]:
-        """Every statement of the query, following `more` until it is empty."""
+    def _pages(self, params: dict[str, Any], iri: str) -> Iterator[list[Any]]:
+        """The statements of each page of the query, following `more` until it is empty."""
         url: str | None = self.statements_url
         endpoint = endpoint_of(self.statements_url)
         query: dict[str, Any] | None = params
-        records: list[Any] = []
         seen: set[str] = set()
         page_number = 0
         while url:
@@ -192,14 +203,13 @@ class LrsClient(SessionClient):
             seen.add(response.url)
             page = page_results(response.document, endpoint, key="statements")
             page_number += 1
-            records.extend(page)
             self._session.page_done(endpoint, page_number, len(page))
             more = response.document.get("more")
             if more is not None and not isinstance(more, str):
                 raise PayloadError(endpoint, "more", f"expected an IRL, got {type(more).__name__}")
+            yield page
             url = rebase_link(more, self.statements_url) if more else None
             query = None
-        return records
 
 
 def max_stored(frame: pd.DataFrame) -> pd.Timestamp | None:

@@ -148,3 +148,39 @@ def statements_frame(rows: list[Row], endpoint: str) -> pd.DataFrame:
     frame["verb_name"] = verb_names(frame["verb"]).astype(frames.STRING)
     frame["duration_s"] = parse_durations(durations)
     return frame
+
+
+# Verb names (last IRI segment) by activity kind, from Open edX event routing's xAPI
+# profile (navigation, video, problem, forum, enrollment) and H5P's own statements.
+ENROLLMENT_VERBS = ("registered", "unregistered", "enrolled", "unenrolled")
+VIDEO_VERBS = ("played", "paused", "seeked", "interacted-video", "completed-video")
+PROBLEM_VERBS = ("answered", "attempted", "submitted", "scored", "evaluated")
+FORUM_VERBS = ("posted", "replied", "commented", "responded", "voted", "liked")
+NAVIGATION_VERBS = (
+    "experienced", "viewed", "navigated", "accessed", "launched", "initialized", "opened",
+    "browsed", "visited", "read", "terminated", "exited",
+)  # fmt: skip
+
+
+def activity_kinds(statements: pd.DataFrame) -> pd.Series:
+    """The kind of every statement (`schema.ACTIVITY_KINDS`), vectorised: what the learner
+    was doing, whatever the verb vocabulary of the emitting tool."""
+    verb = statements["verb_name"].astype(object).fillna("").str.lower()
+    object_type = statements["object_type"].astype(object).fillna("").str.lower()
+    object_id = statements["object_id"].astype(object).fillna("").str.lower()
+    h5p = (
+        statements["is_h5p"].astype(bool)
+        | object_id.str.contains("h5p", regex=False)
+        | object_id.str.contains("subcontentid=", regex=False)
+    )
+    video = verb.isin(VIDEO_VERBS) | object_type.str.contains("video", regex=False)
+    forum = verb.isin(FORUM_VERBS) | object_type.str.contains("discussion|forum|comment")
+    problem = verb.isin(PROBLEM_VERBS) | object_type.str.contains("question|interaction|assess")
+    kinds = pd.Series("other", index=statements.index, dtype=object)
+    kinds[verb.isin(NAVIGATION_VERBS)] = "navigation"
+    kinds[problem] = "problem"
+    kinds[forum] = "forum"
+    kinds[video] = "video"
+    kinds[h5p] = "h5p"
+    kinds[verb.isin(ENROLLMENT_VERBS)] = "enrollment"
+    return kinds

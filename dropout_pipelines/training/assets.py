@@ -1,8 +1,5 @@
 """Per-semester training assets: point-in-time `training_data`, then `trained_model`."""
 
-from datetime import datetime
-
-import sqlalchemy as sa
 from dagster import (
     AssetExecutionContext,
     Config,
@@ -14,14 +11,12 @@ from dagster import (
 from pydantic import Field
 
 from dropout_pipelines.clock import utc_now_s
-from dropout_pipelines.ingest.resources import LrsResource, OpenEdxResource
 from dropout_pipelines.predict.store_resource import ModelStoreResource
-from dropout_pipelines.training.history import rebuild_course_history
 from dropout_pipelines.training.labels import DropoutRule
 from dropout_pipelines.training.partitions import semesters_partitions
 from dropout_pipelines.training.point_in_time import build_semester_training_data
+from dropout_pipelines.training.semesters import semester_status
 from dropout_pipelines.training.train import train_and_register
-from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.resource import WarehouseResource
 
 DB_POOL = "warehouse_db"
@@ -36,10 +31,6 @@ class TrainingDataConfig(Config):
     dropout_inactive_days: int = Field(
         default=30, description="No activity in the course's last N days = dropout."
     )
-    rebuild_history: bool = Field(
-        default=True,
-        description="Rebuild missing weekly snapshots of the semester's courses from the LRS.",
-    )
 
 
 class TrainedModelConfig(Config):
@@ -49,45 +40,33 @@ class TrainedModelConfig(Config):
     iterations: int = 400
 
 
-def _ended_courses(engine: sa.Engine, semester: str, now: datetime) -> list[str]:
-    courses = s.courses
-    with engine.connect() as connection:
-        return sorted(
-            connection.execute(
-                sa.select(courses.c.course_id).where(
-                    courses.c.semester == semester, courses.c.end_at <= now
-                )
-            ).scalars()
-        )
-
-
 @asset(
     partitions_def=semesters_partitions,
     deps=["feature_snapshots"],
     pool=DB_POOL,
     group_name=GROUP,
-    description="Point-in-time training rows of a closed semester (insert-only).",
+    description="Point-in-time training rows of a closed semester (insert-only), built from "
+    "the warehouse alone.",
 )
 def training_data(
-    context: AssetExecutionContext,
-    config: TrainingDataConfig,
-    warehouse: WarehouseResource,
-    openedx: OpenEdxResource,
-    lrs: LrsResource,
+    context: AssetExecutionContext, config: TrainingDataConfig, warehouse: WarehouseResource
 ) -> MaterializeResult:
+    """Weekly snapshots (live captures, and the weeks ingestion rebuilt from the stored
+    history) joined point-in-time with the labels of the course's end. Refuses a semester
+    that is not closed: labels must be final grades, fetched after each course's end."""
     semester = context.partition_key
     engine = warehouse.get_engine()
     now = utc_now_s()
-    courses = _ended_courses(engine, semester, now)
-    if not courses:
-        raise Failure(f"semester {semester} has no ended course in the warehouse")
-    rebuilt = 0
-    if config.rebuild_history:
-        with openedx.client() as openedx_client, lrs.client() as lrs_client:
-            for course_id in courses:
-                written = rebuild_course_history(engine, openedx_client, lrs_client, course_id, now)
-                rebuilt += written
-                context.log.info(f"{course_id}: {written} weekly snapshots rebuilt from the LRS")
+    status = semester_status(engine, semester, now)
+    if not status.courses:
+        raise Failure(f"semester {semester} has no course in the warehouse")
+    if status.open_courses:
+        raise Failure(
+            f"semester {semester} is not closed: {len(status.open_courses)} of "
+            f"{len(status.courses)} courses have not ended or have no final grades fetched "
+            f"after their end: {', '.join(status.open_courses)} (nothing written; they are "
+            "refreshed once after their end by the predict schedules)"
+        )
     counts = build_semester_training_data(
         engine,
         semester,
@@ -99,9 +78,8 @@ def training_data(
     context.log.info(f"{semester}: {inserted} new training rows {counts}")
     return MaterializeResult(
         metadata={
-            "courses": len(courses),
+            "courses": len(status.courses),
             "rows_inserted": inserted,
-            "snapshots_rebuilt": rebuilt,
             "per_course": MetadataValue.json(counts),
         }
     )

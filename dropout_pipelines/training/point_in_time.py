@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.features.engineering import CourseWindow
-from dropout_pipelines.training.history import course_weeks
+from dropout_pipelines.features.history import course_weeks
 from dropout_pipelines.training.labels import (
     DEFAULT_RULE,
     LABEL_COLUMNS,

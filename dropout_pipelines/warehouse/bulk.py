@@ -134,3 +134,74 @@ def insert_frame_params(
         return compiled.string, rows
     keys = [compiled.escaped_bind_names.get(name, name) for name in names]
     return compiled.string, [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def insert_new_rows(
+    connection: sa.Connection, table: sa.Table, rows: Sequence[dict], key: str
+) -> int:
+    """Insert the rows whose `key` is not in `table` yet; returns how many were new.
+
+    The keys are looked up in chunks (index seeks, cost ∝ the rows given, never a count of
+    the whole table); the insert still forgives a key a concurrent writer added meanwhile.
+    """
+    if not rows:
+        return 0
+    given = list({row[key]: row for row in rows}.values())
+    existing: set = set()
+    keys = [row[key] for row in given]
+    for start in range(0, len(keys), LOOKUP_CHUNK_KEYS):
+        chunk = keys[start : start + LOOKUP_CHUNK_KEYS]
+        existing.update(
+            connection.execute(sa.select(table.c[key]).where(table.c[key].in_(chunk))).scalars()
+        )
+    new = [row for row in given if row[key] not in existing]
+    if not new:
+        return 0
+    if connection.dialect.name == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+    else:
+        statement = mysql.insert(table).on_duplicate_key_update({key: table.c[key]})
+    for start in range(0, len(new), UPSERT_CHUNK_ROWS):
+        connection.execute(statement, new[start : start + UPSERT_CHUNK_ROWS])
+    return len(new)
+
+
+LOOKUP_CHUNK_KEYS = 1_000
+ACCUMULATE_RULES = ("sum", "max", "min")
+
+
+def upsert_accumulate(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[dict],
+    key_columns: Sequence[str],
+    rules: Mapping[str, str],
+) -> int:
+    """Insert `rows`, or fold them into the existing row with the same key: each column of
+    `rules` is combined with the stored value by `sum`, `max` or `min` (incremental
+    aggregates: a day's statement count grows as later refreshes bring more)."""
+    if not rows:
+        return 0
+    unknown = set(rules.values()) - set(ACCUMULATE_RULES)
+    if unknown:
+        raise ValueError(f"unknown accumulate rules {sorted(unknown)}")
+    sqlite_dialect = connection.dialect.name == "sqlite"
+    base = sqlite.insert(table) if sqlite_dialect else mysql.insert(table)
+    incoming = base.excluded if sqlite_dialect else base.inserted
+    greatest = sa.func.max if sqlite_dialect else sa.func.greatest
+    least = sa.func.min if sqlite_dialect else sa.func.least
+    combine = {
+        "sum": lambda old, new: old + new,
+        "max": lambda old, new: greatest(old, new),
+        "min": lambda old, new: least(old, new),
+    }
+    updates = {
+        column: combine[rule](table.c[column], incoming[column]) for column, rule in rules.items()
+    }
+    if sqlite_dialect:
+        statement = base.on_conflict_do_update(index_elements=list(key_columns), set_=updates)
+    else:
+        statement = base.on_duplicate_key_update(updates)
+    for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
+        connection.execute(statement, list(rows[start : start + UPSERT_CHUNK_ROWS]))
+    return len(rows)

@@ -126,6 +126,73 @@ h5p_results = sa.Table(
     **MYSQL_TABLE_OPTIONS,
 )
 
+# The LRS position reached per course: the next refresh asks only for statements stored
+# after `last_stored` (minus an overlap for late-stored statements); `overlap_ids` are the
+# statement ids already counted inside that overlap, so none is counted twice.
+lrs_cursors = sa.Table(
+    "lrs_cursors",
+    metadata,
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("last_stored", Timestamp),
+    sa.Column("overlap_ids", sa.JSON, nullable=False),
+    sa.Column("statements_total", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+ACTIVITY_KINDS = ("navigation", "video", "problem", "h5p", "forum", "enrollment", "other")
+
+# Compact click-stream: statements per student, course, UTC day and activity kind. Filled
+# incrementally by ingestion; every engagement feature, live or rebuilt, reads it.
+learner_activity_daily = sa.Table(
+    "learner_activity_daily",
+    metadata,
+    sa.Column("user_id", UserId, primary_key=True, autoincrement=False),
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("activity_day", sa.Date, primary_key=True),
+    sa.Column("activity_kind", sa.String(16), primary_key=True),
+    sa.Column("statements", sa.Integer, nullable=False),
+    # Distinct activities of that day; a day split across two refreshes keeps the larger
+    # of the two counts (a lower bound of the true union).
+    sa.Column("distinct_activities", sa.Integer, nullable=False),
+    sa.Column("first_at", Timestamp, nullable=False),
+    sa.Column("last_at", Timestamp, nullable=False),
+    sa.CheckConstraint(_in("activity_kind", ACTIVITY_KINDS), name="ck_activity_daily_kind"),
+    sa.Index("ix_activity_daily_course_day", "course_id", "activity_day"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# The first time each student touched each activity of a course (activity ids hashed:
+# IRIs are long). Distinct-activity counts and completion as of any moment come from it.
+learner_first_visits = sa.Table(
+    "learner_first_visits",
+    metadata,
+    sa.Column("user_id", UserId, primary_key=True, autoincrement=False),
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("activity_key", sa.String(40), primary_key=True),
+    sa.Column("activity_kind", sa.String(16), nullable=False),
+    sa.Column("first_at", Timestamp, nullable=False),
+    sa.CheckConstraint(_in("activity_kind", ACTIVITY_KINDS), name="ck_first_visits_kind"),
+    sa.Index("ix_first_visits_course", "course_id", "first_at"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# Scored problem submissions (non-H5P), one row per xAPI statement: the history a past
+# week's grade so far is rebuilt from.
+assessment_attempts = sa.Table(
+    "assessment_attempts",
+    metadata,
+    sa.Column("statement_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", UserId, nullable=False),
+    sa.Column("course_id", CourseId, nullable=False),
+    sa.Column("block_id", sa.String(512), nullable=False),
+    sa.Column("score_raw", sa.Double),
+    sa.Column("score_max", sa.Double),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Index("ix_assessment_attempts_course_user", "course_id", "user_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
 student_features = sa.Table(
     "student_features",
     metadata,

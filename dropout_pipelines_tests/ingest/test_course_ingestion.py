@@ -10,6 +10,7 @@ import requests
 import sqlalchemy as sa
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
+from dropout_pipelines.clock import utc_now
 from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.ingest.resources import OpenEdxResource
 from dropout_pipelines.ingest.sensors import course_discovery_sensor, plan_discovery
@@ -81,8 +82,13 @@ def test_first_ingestion_creates_schema_and_fills_every_table(monkeypatch, simul
     assert _count(engine, s.student_features, RUNNING) == truth["enrollments"]
     assert _count(engine, s.mooc_grades, RUNNING) == truth["active_enrollments"]
     assert _count(engine, s.h5p_results, RUNNING) > 0
-    assert _count(engine, s.feature_snapshots, RUNNING) == truth["enrollments"]
     assert run.asset_metadata("student_features")["students"] == truth["enrollments"]
+    snapshots = run.asset_metadata("feature_snapshots")
+    assert snapshots["rows"] == truth["enrollments"]  # this week's live capture
+    assert snapshots["weeks_rebuilt_rows"] > 0  # the weeks before it, from the stored history
+    assert _count(engine, s.feature_snapshots, RUNNING) == (
+        snapshots["rows"] + snapshots["weeks_rebuilt_rows"]
+    )
     assert run.asset_metadata("mooc_enrollments")["pages"] > 0
     with engine.connect() as connection:
         course = connection.execute(
@@ -93,15 +99,15 @@ def test_first_ingestion_creates_schema_and_fills_every_table(monkeypatch, simul
             .mappings()
             .all()
         )
-        week = connection.execute(
-            sa.select(sa.func.max(s.feature_snapshots.c.snapshot_week))
-        ).scalar()
+        weeks = set(
+            connection.execute(sa.select(s.feature_snapshots.c.snapshot_week).distinct()).scalars()
+        )
     assert course.semester == "2026_S2" and course.final_grades_fetched_at is None
     # Visible to instructors at once, with the placeholder risk, before any prediction.
     assert len(students) == truth["enrollments"]
     assert {row["fail_risk_score"] for row in students} == {50}
     start = datetime.fromisoformat(truth["start"].replace("Z", ""))
-    assert week == (datetime.now() - start).days // 7 + 1
+    assert weeks == set(range(1, (utc_now() - start).days // 7 + 2))
     assert any("page" in message for message in run.logs())
 
 

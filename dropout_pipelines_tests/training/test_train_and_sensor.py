@@ -12,9 +12,10 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
+from dropout_pipelines.clock import frozen_clock
 from dropout_pipelines.predict.model_store import LocalModelStore
-from dropout_pipelines.training import sensors
-from dropout_pipelines.training.sensors import closed_semesters, semester_closed_sensor
+from dropout_pipelines.training.semesters import closed_semesters
+from dropout_pipelines.training.sensors import semester_closed_sensor
 from dropout_pipelines.training.train import MODEL_FEATURES, train_and_register
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records
@@ -195,8 +196,10 @@ def test_semester_closed_sensor_with_an_injected_clock(sqlite_url, monkeypatch):
     resources = {"warehouse": WarehouseResource(db_url_env="SENSOR_DB_URL")}
     instance = DagsterInstance.ephemeral()
 
-    monkeypatch.setattr(sensors, "clock", lambda: datetime(2026, 8, 1))
-    result = semester_closed_sensor(build_sensor_context(instance=instance, resources=resources))
+    with frozen_clock(datetime(2026, 8, 1)):
+        result = semester_closed_sensor(
+            build_sensor_context(instance=instance, resources=resources)
+        )
     assert isinstance(result, SensorResult)
     assert [r.partition_key for r in result.run_requests] == ["2026_S1"]
     assert json.loads(result.cursor) == ["2026_S1"]
@@ -212,8 +215,8 @@ def test_semester_closed_sensor_with_an_injected_clock(sqlite_url, monkeypatch):
             .where(s.courses.c.course_id == "c")
             .values(final_grades_fetched_at=datetime(2027, 1, 25))
         )
-    monkeypatch.setattr(sensors, "clock", lambda: datetime(2027, 2, 1))
-    later = semester_closed_sensor(
-        build_sensor_context(instance=instance, resources=resources, cursor=result.cursor)
-    )
+    with frozen_clock(datetime(2027, 2, 1)):
+        later = semester_closed_sensor(
+            build_sensor_context(instance=instance, resources=resources, cursor=result.cursor)
+        )
     assert [r.partition_key for r in later.run_requests] == ["2026_S2"]

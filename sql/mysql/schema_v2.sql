@@ -2,6 +2,19 @@
 -- Generated from dropout_pipelines/warehouse/schema.py by
 -- `python -m dropout_pipelines.warehouse.ddl` (do not edit by hand).
 
+CREATE TABLE assessment_attempts (
+	statement_id VARCHAR(64) NOT NULL,
+	user_id BIGINT NOT NULL,
+	course_id VARCHAR(255) NOT NULL,
+	block_id VARCHAR(512) NOT NULL,
+	score_raw DOUBLE,
+	score_max DOUBLE,
+	occurred_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (statement_id)
+)ENGINE=InnoDB CHARSET=utf8mb4;
+
+CREATE INDEX ix_assessment_attempts_course_user ON assessment_attempts (course_id, user_id);
+
 CREATE TABLE course_model_mapping (
 	course_id VARCHAR(255) NOT NULL,
 	model_name VARCHAR(128) NOT NULL,
@@ -87,6 +100,33 @@ CREATE TABLE h5p_results (
 
 CREATE INDEX ix_h5p_results_course_user ON h5p_results (course_id, user_id);
 
+CREATE TABLE learner_activity_daily (
+	user_id BIGINT NOT NULL,
+	course_id VARCHAR(255) NOT NULL,
+	activity_day DATE NOT NULL,
+	activity_kind VARCHAR(16) NOT NULL,
+	statements INTEGER NOT NULL,
+	distinct_activities INTEGER NOT NULL,
+	first_at DATETIME(6) NOT NULL,
+	last_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (user_id, course_id, activity_day, activity_kind),
+	CONSTRAINT ck_activity_daily_kind CHECK (activity_kind IN ('navigation', 'video', 'problem', 'h5p', 'forum', 'enrollment', 'other'))
+)ENGINE=InnoDB CHARSET=utf8mb4;
+
+CREATE INDEX ix_activity_daily_course_day ON learner_activity_daily (course_id, activity_day);
+
+CREATE TABLE learner_first_visits (
+	user_id BIGINT NOT NULL,
+	course_id VARCHAR(255) NOT NULL,
+	activity_key VARCHAR(40) NOT NULL,
+	activity_kind VARCHAR(16) NOT NULL,
+	first_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (user_id, course_id, activity_key),
+	CONSTRAINT ck_first_visits_kind CHECK (activity_kind IN ('navigation', 'video', 'problem', 'h5p', 'forum', 'enrollment', 'other'))
+)ENGINE=InnoDB CHARSET=utf8mb4;
+
+CREATE INDEX ix_first_visits_course ON learner_first_visits (course_id, first_at);
+
 CREATE TABLE legacy_migrations (
 	id BIGINT NOT NULL AUTO_INCREMENT,
 	source_table VARCHAR(64) NOT NULL,
@@ -97,6 +137,15 @@ CREATE TABLE legacy_migrations (
 	migrated_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (id),
 	CONSTRAINT uq_legacy_migrations_source UNIQUE (source_table)
+)ENGINE=InnoDB CHARSET=utf8mb4;
+
+CREATE TABLE lrs_cursors (
+	course_id VARCHAR(255) NOT NULL,
+	last_stored DATETIME(6),
+	overlap_ids JSON NOT NULL,
+	statements_total BIGINT NOT NULL,
+	updated_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (course_id)
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
 CREATE TABLE model_registry (

@@ -1,0 +1,68 @@
+"""Read a course's `CourseHistory` from the warehouse (inside the caller's transaction, so
+a refresh sees the rows it has just written)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dropout_pipelines.features.history import CourseHistory
+from dropout_pipelines.warehouse import schema as s
+
+
+def _frame(connection: sa.Connection, query: sa.Select, dates: list[str]) -> pd.DataFrame:
+    result = connection.execute(query)
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    for column in dates:
+        frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def load_course_history(connection: sa.Connection, course_id: str) -> CourseHistory:
+    """Every stored input of the course's features, one query per table."""
+    e, h, a = s.enrollments, s.h5p_results, s.assessment_attempts
+    v, d = s.learner_first_visits, s.learner_activity_daily
+    roster = _frame(
+        connection,
+        sa.select(e.c.user_id, e.c.enrolled_at, e.c.is_active).where(e.c.course_id == course_id),
+        ["enrolled_at"],
+    )
+    h5p = _frame(
+        connection,
+        sa.select(
+            h.c.user_id,
+            h.c.content_id,
+            h.c.score_raw,
+            h.c.score_max,
+            h.c.completed,
+            h.c.duration_s,
+            h.c.occurred_at,
+        ).where(h.c.course_id == course_id),
+        ["occurred_at"],
+    )
+    attempts = _frame(
+        connection,
+        sa.select(a.c.user_id, a.c.block_id, a.c.score_raw, a.c.score_max, a.c.occurred_at).where(
+            a.c.course_id == course_id
+        ),
+        ["occurred_at"],
+    )
+    visits = _frame(
+        connection,
+        sa.select(v.c.user_id, v.c.activity_key, v.c.activity_kind, v.c.first_at).where(
+            v.c.course_id == course_id
+        ),
+        ["first_at"],
+    )
+    last_seen = _frame(
+        connection,
+        sa.select(d.c.user_id, sa.func.max(d.c.last_at).label("last_at"))
+        .where(d.c.course_id == course_id)
+        .group_by(d.c.user_id, d.c.activity_day),
+        ["last_at"],
+    )
+    for frame in (roster, h5p, attempts, visits, last_seen):
+        frame["user_id"] = frame["user_id"].astype("int64")
+    return CourseHistory(
+        roster=roster, h5p=h5p, attempts=attempts, visits=visits, last_seen=last_seen
+    )
