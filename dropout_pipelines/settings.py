@@ -24,3 +24,26 @@ def db_url_from_env() -> str:
 def models_dir_from_env() -> Path:
     """`DROPOUT_MODELS_DIR` when set, else the project's `models/` folder."""
     return Path(os.environ.get("DROPOUT_MODELS_DIR") or DEFAULT_MODELS_DIR)
+
+
+PREDICT_FREQUENCY_ENV = "DROPOUT_DEFAULT_PREDICT_FREQUENCY"
+REFRESH_BATCH_SIZE_ENV = "DROPOUT_REFRESH_BATCH_SIZE"
+DEFAULT_REFRESH_BATCH_SIZE = 50
+
+
+def default_predict_frequency() -> str:
+    """How often a course without a `course_model_mapping` row is refreshed and scored."""
+    value = os.environ.get(PREDICT_FREQUENCY_ENV) or "daily"
+    if value not in ("hourly", "daily", "weekly", "manual"):
+        raise ValueError(
+            f"{PREDICT_FREQUENCY_ENV}={value!r}: expected hourly, daily, weekly or manual"
+        )
+    return value
+
+
+def refresh_batch_size() -> int:
+    """Courses per refresh run (1 = one run per course)."""
+    value = os.environ.get(REFRESH_BATCH_SIZE_ENV) or str(DEFAULT_REFRESH_BATCH_SIZE)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{REFRESH_BATCH_SIZE_ENV}={value!r}: expected a whole number ≥ 1")
+    return int(value)

@@ -28,6 +28,7 @@ EXPECTED_JOBS = {
     "legacy_retire_job",
     "ingest_course_job",
     "predict_course_job",
+    "refresh_courses_job",
     "register_model_job",
     "map_course_job",
     "set_default_model_job",

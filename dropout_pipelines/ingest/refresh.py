@@ -17,6 +17,7 @@ from dagster import Failure, MetadataValue
 from dropout_pipelines.clock import utc_now_s
 from dropout_pipelines.ingest.bundle import CourseBundle
 from dropout_pipelines.ingest.errors import (
+    ApiRequestError,
     OpenEdxAuthError,
     OpenEdxPermissionError,
     PayloadError,
@@ -31,7 +32,13 @@ from dropout_pipelines.ingest.store import (
     write_course_bundle,
 )
 
-FETCH_ERRORS = (OpenEdxAuthError, OpenEdxPermissionError, PayloadError, UpstreamError)
+FETCH_ERRORS = (
+    OpenEdxAuthError,
+    OpenEdxPermissionError,
+    PayloadError,
+    UpstreamError,
+    ApiRequestError,
+)
 
 
 def page_logger(log: Logger):
@@ -104,7 +111,12 @@ def ingest_course(
             cursor=cursor,
         )
     except FETCH_ERRORS as error:
-        raise Failure(f"{course_id}: {error} (nothing written)") from error
+        # Only an upstream outage (5xx/429/timeouts past the client's own retries) may pass
+        # by itself; a bad credential, a missing course or a malformed payload will not.
+        raise Failure(
+            f"{course_id}: {error} (nothing written)",
+            allow_retries=isinstance(error, UpstreamError),
+        ) from error
     fetch_s = time.monotonic() - started
     try:
         counts = write_course_bundle(engine, bundle)

@@ -9,17 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from dropout_pipelines.warehouse import schema as s
-
-
-def course_is_closed(now: datetime) -> sa.ColumnElement[bool]:
-    """The SQL predicate of a closed course as of `now`."""
-    courses = s.courses
-    return sa.and_(
-        courses.c.end_at.is_not(None),
-        courses.c.end_at <= now,
-        courses.c.final_grades_fetched_at.is_not(None),
-        courses.c.final_grades_fetched_at >= courses.c.end_at,
-    )
+from dropout_pipelines.warehouse.course_status import course_is_closed
 
 
 @dataclass(frozen=True)

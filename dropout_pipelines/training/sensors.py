@@ -25,6 +25,7 @@ train_semester_job = define_asset_job(
     description="Point-in-time training data of a closed semester, then a trained model.",
 )
 
+
 @sensor(
     job=train_semester_job,
     minimum_interval_seconds=3600,

@@ -13,7 +13,7 @@ from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_cont
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.ingest.resources import OpenEdxResource
-from dropout_pipelines.ingest.sensors import course_discovery_sensor, plan_discovery
+from dropout_pipelines.orchestration.sensors import course_discovery_sensor, plan_discovery
 from dropout_pipelines.simulator.openedx import (
     DataParams,
     FaultPlan,
@@ -256,7 +256,8 @@ def test_course_discovery_sensor_adds_partitions_and_requests_runs(
     result = course_discovery_sensor(context)
     assert isinstance(result, SensorResult)
     listed = {c["course_id"] for c in _all_courses(simulator)}
-    assert {r.partition_key for r in result.run_requests} == listed
+    (refresh,) = result.run_requests  # one batch: ingest, then score, every new course
+    assert set(refresh.run_config["ops"]["plan_course_refresh"]["config"]["course_ids"]) == listed
     (request,) = result.dynamic_partitions_requests
     assert set(request.partition_keys) == listed
     instance.add_dynamic_partitions(courses_partitions.name, list(request.partition_keys))

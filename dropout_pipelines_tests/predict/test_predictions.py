@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from dagster import (
     DagsterInstance,
     RunRequest,
-    SkipReason,
     build_schedule_context,
     instance_for_test,
 )
@@ -235,22 +234,46 @@ def _schedule_context(instance: DagsterInstance, db_url: str):
 def test_schedules_follow_the_mapping_table_at_every_tick(
     course, stored_model, db_url, monkeypatch
 ):
-    from dropout_pipelines.predict.schedules import predict_daily, predict_hourly
+    from dropout_pipelines.orchestration.schedules import predict_daily, predict_hourly
 
     monkeypatch.setenv("TEST_SCHEDULE_DB_URL", db_url)
+    monkeypatch.delenv("DROPOUT_DEFAULT_PREDICT_FREQUENCY", raising=False)
+    monkeypatch.delenv("DROPOUT_REFRESH_BATCH_SIZE", raising=False)
     with instance_for_test() as instance:
-        _check_schedules(instance, course, db_url, predict_daily, predict_hourly)
+        _check_schedules(instance, course, db_url, predict_daily, predict_hourly, monkeypatch)
 
 
-def _check_schedules(instance, course, db_url, predict_daily, predict_hourly) -> None:
+def _batches(result) -> list[list[str]]:
+    assert all(isinstance(r, RunRequest) for r in result.run_requests)
+    return [
+        r.run_config["ops"]["plan_course_refresh"]["config"]["course_ids"]
+        for r in result.run_requests
+    ]
+
+
+def _check_schedules(instance, course, db_url, predict_daily, predict_hourly, monkeypatch) -> None:
     other = "course-v1:UEL+NLTT241225+2026_S2"
-    instance.add_dynamic_partitions(courses_partitions.name, [COURSE, other])
+    unmapped = "course-v1:UEL+NEW101+2026_S2"
+    closed = "course-v1:UEL+OLD101+2026_S1"
+    instance.add_dynamic_partitions(courses_partitions.name, [COURSE, other, unmapped, closed])
     map_course(course, COURSE, "fm101", frequency="daily")
     map_course(course, other, "fm101", frequency="manual")
+    end = datetime(2026, 7, 20)
+    with course.begin() as connection:  # ended, final grades fetched after the end: closed
+        connection.execute(
+            sa.insert(s.courses),
+            [
+                {"course_id": closed, "discovered_at": end, "end_at": end,
+                 "final_grades_fetched_at": end.replace(day=22)},
+                {"course_id": unmapped, "discovered_at": end, "end_at": datetime(2099, 1, 1),
+                 "final_grades_fetched_at": None},
+            ],
+        )  # fmt: skip
 
     daily = predict_daily.evaluate_tick(_schedule_context(instance, db_url))
-    assert [r.partition_key for r in daily.run_requests] == [COURSE]
-    assert daily.run_requests[0].run_key == f"predict_daily:20261129T0200:{COURSE}"
+    # mapped daily, and the unmapped course on the default frequency; never the closed one
+    assert _batches(daily) == [sorted([COURSE, unmapped])]
+    assert daily.run_requests[0].run_key == "refresh_daily:20261129T0200:0"
     hourly = predict_hourly.evaluate_tick(_schedule_context(instance, db_url))
     assert not hourly.run_requests and hourly.skip_message
 
@@ -258,13 +281,25 @@ def _check_schedules(instance, course, db_url, predict_daily, predict_hourly) ->
     map_course(course, COURSE, "fm101", frequency="hourly")
     map_course(course, other, "fm101", frequency="hourly")
     hourly = predict_hourly.evaluate_tick(_schedule_context(instance, db_url))
-    assert sorted(r.partition_key for r in hourly.run_requests) == sorted([COURSE, other])
-    assert not predict_daily.evaluate_tick(_schedule_context(instance, db_url)).run_requests
+    assert _batches(hourly) == [sorted([COURSE, other])]
+    assert _batches(predict_daily.evaluate_tick(_schedule_context(instance, db_url))) == [
+        [unmapped]
+    ]
     map_course(course, other, "fm101", frequency="hourly", auto_predict=False)
     hourly = predict_hourly.evaluate_tick(_schedule_context(instance, db_url))
-    assert [r.partition_key for r in hourly.run_requests] == [COURSE]
-    assert all(isinstance(r, RunRequest) for r in hourly.run_requests)
-    assert not isinstance(hourly, SkipReason)
+    assert _batches(hourly) == [[COURSE]]
+
+    # One run per course, and another default frequency for unmapped courses.
+    monkeypatch.setenv("DROPOUT_REFRESH_BATCH_SIZE", "1")
+    map_course(course, other, "fm101", frequency="hourly", auto_predict=True)
+    hourly = predict_hourly.evaluate_tick(_schedule_context(instance, db_url))
+    assert _batches(hourly) == [[COURSE], [other]]
+    monkeypatch.setenv("DROPOUT_DEFAULT_PREDICT_FREQUENCY", "hourly")
+    hourly = predict_hourly.evaluate_tick(_schedule_context(instance, db_url))
+    assert _batches(hourly) == [[COURSE], [unmapped], [other]]
+    assert isinstance(
+        predict_daily.evaluate_tick(_schedule_context(instance, db_url)).skip_message, str
+    )
 
 
 def test_predictions_asset_with_checks(course, db_url, monkeypatch):

@@ -1,9 +1,11 @@
-"""`course_discovery_sensor`: new Open edX courses become partitions and get ingested.
+"""`course_discovery_sensor`: new Open edX courses become partitions, get ingested and
+scored.
 
 Each tick lists the courses Open edX knows (and the courses of `course_model_mapping`),
-adds the new ones to the `courses` dynamic partitions and requests their first ingestion,
-so a new course shows up in the warehouse, and in the instructors' list, without anybody
-running anything by hand.
+adds the new ones to the `courses` dynamic partitions and requests their first refresh
+(ingestion, then scoring with the mapped or default model), so a new course shows up in the
+warehouse, and in the instructors' list, without anybody running anything by hand. From
+then on the predict_* schedules refresh it.
 """
 
 from collections.abc import Iterable
@@ -11,7 +13,6 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from dagster import (
     DefaultSensorStatus,
-    RunRequest,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -19,9 +20,11 @@ from dagster import (
 )
 
 from dropout_pipelines.ingest.errors import OpenEdxAuthError, OpenEdxPermissionError, UpstreamError
-from dropout_pipelines.ingest.jobs import ingest_course_job
 from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.ingest.resources import OpenEdxResource
+from dropout_pipelines.orchestration.refresh import refresh_courses_job
+from dropout_pipelines.orchestration.schedules import refresh_requests
+from dropout_pipelines.settings import refresh_batch_size
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.resource import WarehouseResource
 
@@ -47,10 +50,11 @@ def plan_discovery(
 
 
 @sensor(
-    job=ingest_course_job,
+    job=refresh_courses_job,
     minimum_interval_seconds=DISCOVERY_INTERVAL_S,
-    default_status=DefaultSensorStatus.STOPPED,
-    description="Adds new Open edX courses as partitions and requests their first ingestion.",
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Adds new Open edX courses as partitions and requests their first refresh "
+    "(ingestion, then scoring).",
 )
 def course_discovery_sensor(
     context: SensorEvaluationContext, openedx: OpenEdxResource, warehouse: WarehouseResource
@@ -63,11 +67,11 @@ def course_discovery_sensor(
     new_keys, to_ingest = plan_discovery(listed, mapped_course_ids(warehouse), known)
     if not new_keys:
         return SkipReason(f"no new course ({len(known)} known)")
-    context.log.info(f"new courses: {new_keys}; ingesting {len(to_ingest)}")
+    context.log.info(f"new courses: {new_keys}; refreshing {len(to_ingest)}")
+    first_key = f"first-refresh:{to_ingest[0]}" if to_ingest else "first-refresh"
     return SensorResult(
-        run_requests=[
-            RunRequest(partition_key=course_id, run_key=f"first-ingestion:{course_id}")
-            for course_id in to_ingest
-        ],
+        run_requests=refresh_requests(
+            to_ingest, refresh_batch_size(), first_key, {"dropout/trigger": "discovery"}
+        ),
         dynamic_partitions_requests=[courses_partitions.build_add_request(new_keys)],
     )
