@@ -1,10 +1,11 @@
-"""`make demo`: legacy demo database → migration → simulator → discovery → ingestion.
+"""`make demo`: legacy demo database → migration → simulator → discovery → refresh and
+score every course → training on the closed semester → scoring with the new model.
 
 Runs against `DROPOUT_DB_URL` (default: the embedded SQLite file) and records every run in
 `DAGSTER_HOME`, so they show in the UI that `make dev` opens. The bundled Open edX + LRS
 simulator runs on 127.0.0.1 for the demo's duration (unless `OPENEDX_BASE_URL` points at a
 real Open edX). Safe to run twice: the legacy table is generated only when the database has
-none, the migration recognises its own completed work, ingestion upserts.
+none, the migration recognises its own completed work, ingestion reads only what is new.
 """
 
 from __future__ import annotations
@@ -136,32 +137,36 @@ def start_bundled_simulator() -> RunningSimulator | None:
     return simulator
 
 
-def run_partition(job_name: str, partition_key: str) -> dict[str, dict]:
-    """Run one partition of a job in this process, recorded in DAGSTER_HOME; the metadata
-    of each asset it materialized, or exit with the failure."""
+def _materializations(result) -> dict[str, list[dict]]:
+    """The metadata of every asset materialization of a run, by asset key."""
+    found: dict[str, list[dict]] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        found.setdefault(materialization.asset_key.to_user_string(), []).append(
+            {"partition": materialization.partition, **materialization.metadata}
+        )
+    return found
+
+
+def run_in_process(job_name: str, **options) -> dict[str, list[dict]]:
+    """Run a job in this process, recorded in DAGSTER_HOME; the metadata of each asset it
+    materialized, or exit with the failure."""
     from dropout_pipelines.definitions import defs
 
+    run_config = options.pop("run_config", {}) | QUIET_RUN
     result = defs.resolve_job_def(job_name).execute_in_process(
-        partition_key=partition_key,
-        instance=DagsterInstance.get(),
-        raise_on_error=False,
-        run_config=QUIET_RUN,
+        instance=DagsterInstance.get(), raise_on_error=False, run_config=run_config, **options
     )
     if not result.success:
-        raise SystemExit(f"{job_name} for {partition_key} failed: see the run in the Dagster UI")
-    return {
-        event.step_materialization_data.materialization.asset_key.to_user_string(): (
-            event.step_materialization_data.materialization.metadata
-        )
-        for event in result.get_asset_materialization_events()
-    }
+        raise SystemExit(f"{job_name} failed: see the run in the Dagster UI")
+    return _materializations(result)
 
 
-def discover_and_ingest() -> list[str]:
-    """What course_discovery_sensor does on its first tick, then the runs it requests."""
+def discover_courses() -> list[str]:
+    """What course_discovery_sensor does on its first tick: new courses become partitions."""
     from dropout_pipelines.ingest.partitions import courses_partitions
     from dropout_pipelines.ingest.resources import openedx_resource_from_env
-    from dropout_pipelines.ingest.sensors import mapped_course_ids, plan_discovery
+    from dropout_pipelines.orchestration.sensors import mapped_course_ids, plan_discovery
     from dropout_pipelines.warehouse.resource import WarehouseResource
 
     instance = DagsterInstance.get()
@@ -171,26 +176,42 @@ def discover_and_ingest() -> list[str]:
     new_keys, _ = plan_discovery(listed, mapped_course_ids(WarehouseResource()), known)
     instance.add_dynamic_partitions(courses_partitions.name, new_keys)
     say(f"discovered {len(listed)} Open edX courses ({len(new_keys)} new partitions)")
-    for course_id in sorted(listed):
-        metadata = run_partition("ingest_course_job", course_id)["student_features"]
-        say(
-            f"ingested {course_id}: {metadata['students'].value} students, "
-            f"{metadata['pages'].value} pages, {metadata['seconds'].value}s"
-        )
     return sorted(listed)
 
 
-def train_closed_semesters(engine: sa.Engine) -> None:
-    """What semester_closed_sensor requests: training data and a model per closed semester."""
+def refresh_and_score(course_ids: list[str]) -> None:
+    """The run the discovery sensor and the predict_* schedules request: each course
+    refreshed (incremental ingestion), then scored with its model."""
+    config = {"ops": {"plan_course_refresh": {"config": {"course_ids": course_ids}}}}
+    materialized = run_in_process("refresh_courses_job", run_config=config)
+    features = {m["partition"]: m for m in materialized["student_features"]}
+    snapshots = {m["partition"]: m for m in materialized["feature_snapshots"]}
+    for m in materialized["predictions"]:
+        course_id = m["partition"]
+        say(
+            f"{course_id}: {features[course_id]['students'].value} students refreshed "
+            f"(week {snapshots[course_id]['snapshot_week'].value}, "
+            f"{snapshots[course_id]['weeks_rebuilt_rows'].value} past-week snapshot rows "
+            f"rebuilt), scored with {m['model'].value}: mean risk {m['mean_risk'].value:.1f}, "
+            f"HIGH {m['high_risk'].value}, MEDIUM {m['medium_risk'].value}, "
+            f"LOW {m['low_risk'].value}"
+        )
+
+
+def train_closed_semesters(engine: sa.Engine) -> bool:
+    """What semester_closed_sensor requests: training data and a model per closed semester.
+    True when a new model was promoted to default."""
     from dropout_pipelines.training.partitions import semesters_partitions
-    from dropout_pipelines.training.sensors import closed_semesters
+    from dropout_pipelines.training.semesters import closed_semesters
 
     instance = DagsterInstance.get()
+    promoted = False
     for semester in closed_semesters(engine, utc_now()):
         instance.add_dynamic_partitions(semesters_partitions.name, [semester])
         say(f"semester {semester} is closed: building point-in-time training data, training")
-        materialized = run_partition("train_semester_job", semester)
-        data, model = materialized["training_data"], materialized["trained_model"]
+        materialized = run_in_process("train_semester_job", partition_key=semester)
+        data, model = materialized["training_data"][0], materialized["trained_model"][0]
+        promoted |= bool(model["promoted"].value)
         say(
             f"{semester}: {data['rows_inserted'].value} new training rows; model "
             f"{model['model'].value} held-out AUC {model['roc_auc'].value:.3f}, "
@@ -199,11 +220,11 @@ def train_closed_semesters(engine: sa.Engine) -> None:
         print("    held-out AUC per snapshot week (model vs grade-so-far baseline):")
         for line in model["auc_by_week"].value.splitlines()[2:]:
             print("    " + line)
+    return promoted
 
 
-def train_and_predict(engine: sa.Engine, course_ids: list[str]) -> None:
-    """A real CatBoost model from the legacy labels as the first default, a model trained on
-    each closed semester (promoted when at least as good), then every course scored."""
+def bootstrap_default_model(engine: sa.Engine) -> None:
+    """A real CatBoost model from the legacy labels as the first default."""
     from dropout_pipelines.predict.store_resource import ModelStoreResource
     from dropout_pipelines.training.bootstrap import bootstrap_model
 
@@ -213,14 +234,6 @@ def train_and_predict(engine: sa.Engine, course_ids: list[str]) -> None:
         f"model {result.model_name} v{result.model_version} {verb} "
         f"({result.training_rows} legacy training rows)"
     )
-    train_closed_semesters(engine)
-    for course_id in course_ids:
-        m = run_partition("predict_course_job", course_id)["predictions"]
-        say(
-            f"predicted {course_id}: {m['students'].value} students, mean risk "
-            f"{m['mean_risk'].value:.1f}, HIGH {m['high_risk'].value}, "
-            f"MEDIUM {m['medium_risk'].value}, LOW {m['low_risk'].value}"
-        )
 
 
 def main() -> int:
@@ -231,14 +244,19 @@ def main() -> int:
     ensure_legacy_table(engine)
     say("running legacy_migration_job (backup, schema, migrate, model, mapping, views, verify)")
     run_job("legacy_migration_job")
+    bootstrap_default_model(engine)
     simulator = start_bundled_simulator()
     try:
-        ingested = discover_and_ingest()
-        # Training rebuilds past weeks from the LRS: the simulator must still be up.
-        train_and_predict(engine, ingested)
+        course_ids = discover_courses()
+        refresh_and_score(course_ids)
     finally:
         if simulator is not None:
             simulator.stop()
+    # Training reads only the warehouse: the Open edX and the LRS are no longer needed.
+    if train_closed_semesters(engine):
+        say("a new default model serves: scoring every course with it")
+        for course_id in course_ids:
+            run_in_process("predict_course_job", partition_key=course_id)
     print_summary(engine)
     say(
         "open the Dagster UI with `make dev`, then http://127.0.0.1:3000 "
