@@ -26,9 +26,9 @@ dagster-home:
 demo: install dagster-home
 	$(BIN)/python -m dropout_pipelines.demo
 
-## The Dagster UI on http://127.0.0.1:3000
+## The Dagster UI + daemon on http://127.0.0.1:3000, with the bundled simulator unless OPENEDX_BASE_URL is set
 dev: install dagster-home
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/python -m dropout_pipelines.dev
 
 ## MariaDB server for the tests: installed with apt when missing (started by the tests).
 mariadb:

@@ -20,16 +20,11 @@ from dagster import DagsterInstance
 
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.settings import PROJECT_ROOT, db_url_from_env
+from dropout_pipelines.simulator.bundled import start_bundled_simulator
 from dropout_pipelines.simulator.legacy_data import (
     LegacyDataSpec,
     generate_raw_data,
     write_raw_data,
-)
-from dropout_pipelines.simulator.openedx import (
-    DataParams,
-    RunningSimulator,
-    SimulatorConfig,
-    start_simulator,
 )
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.engine import get_engine
@@ -114,27 +109,6 @@ def print_summary(engine: sa.Engine) -> None:
         print(f"    {name:<22} {count:>8}")
     for course_id, students in per_course:
         print(f"    {course_id:<45} {students:>6} students")
-
-
-def start_bundled_simulator() -> RunningSimulator | None:
-    """Start the simulator and point the OPENEDX_*/LRS_* variables at it (unless set)."""
-    if os.environ.get("OPENEDX_BASE_URL"):
-        say(f"using the Open edX at {os.environ['OPENEDX_BASE_URL']} (OPENEDX_BASE_URL)")
-        return None
-    simulator = start_simulator(SimulatorConfig(data=DataParams(seed=7)))
-    credentials = simulator.config.credentials
-    os.environ.update(
-        {
-            "OPENEDX_BASE_URL": simulator.base_url,
-            "OPENEDX_CLIENT_ID": credentials.client_id,
-            "OPENEDX_CLIENT_SECRET": credentials.client_secret,
-            "LRS_URL": simulator.lrs_url,
-            "LRS_USERNAME": credentials.lrs_username,
-            "LRS_PASSWORD": credentials.lrs_password,
-        }
-    )
-    say(f"bundled Open edX + LRS simulator on {simulator.base_url} (LRS {simulator.lrs_url})")
-    return simulator
 
 
 def _materializations(result) -> dict[str, list[dict]]:
@@ -245,7 +219,7 @@ def main() -> int:
     say("running legacy_migration_job (backup, schema, migrate, model, mapping, views, verify)")
     run_job("legacy_migration_job")
     bootstrap_default_model(engine)
-    simulator = start_bundled_simulator()
+    simulator = start_bundled_simulator(say)
     try:
         course_ids = discover_courses()
         refresh_and_score(course_ids)
