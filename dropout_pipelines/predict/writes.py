@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dropout_pipelines.warehouse import schema as s
-from dropout_pipelines.warehouse.bulk import insert_frame_params, insert_rows_skip_existing
+from dropout_pipelines.warehouse.bulk import insert_frame_params, insert_new_rows
 
 PREDICTION_COLUMNS = (
     "user_id",
@@ -34,8 +34,8 @@ INSERT_CHUNK_ROWS = 10_000
 
 def lock_course(connection: sa.Connection, course_id: str, now: datetime) -> None:
     """Serialise writers of one course's predictions (see the module docstring)."""
-    insert_rows_skip_existing(
-        connection, s.courses, [{"course_id": course_id, "discovered_at": now}]
+    insert_new_rows(
+        connection, s.courses, [{"course_id": course_id, "discovered_at": now}], "course_id"
     )
     courses = s.courses
     connection.execute(
