@@ -13,6 +13,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from dropout_pipelines.settings import SQL_DIR
+from dropout_pipelines.warehouse.create import head_revision
 from dropout_pipelines.warehouse.schema import metadata
 from dropout_pipelines.warehouse.triggers import INSERT_ONLY_TRIGGERS
 
@@ -37,6 +38,14 @@ def render_mysql_schema() -> str:
         parts.append(_statement(CreateTable(table).compile(dialect=dialect)))
         for index in sorted(table.indexes, key=lambda index: index.name or ""):
             parts.append(_statement(CreateIndex(index).compile(dialect=dialect)))
+    parts.append(
+        "-- The Alembic revision this schema is (upgrades start from it).\n"
+        + _statement(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+        + _statement(f"INSERT INTO alembic_version (version_num) VALUES ('{head_revision()}')")
+    )
     parts.append("DELIMITER ;;\n")
     parts.extend(f"{trigger.mysql_ddl()};;\n" for trigger in INSERT_ONLY_TRIGGERS)
     parts.append("DELIMITER ;\n")

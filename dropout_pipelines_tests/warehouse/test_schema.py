@@ -66,7 +66,7 @@ def test_create_schema_is_idempotent(db_url):
     first = create_schema(engine)
     assert set(first["tables"]) == set(s.metadata.tables)
     assert len(first["triggers"]) == 2
-    assert create_schema(engine) == {"tables": [], "triggers": []}
+    assert create_schema(engine) == {"tables": [], "triggers": [], "revisions": []}
     with engine.connect() as connection:
         assert set(s.metadata.tables) <= set(sa.inspect(connection).get_table_names())
         assert {"trg_training_data_no_update", "trg_training_data_no_delete"} <= (
@@ -182,4 +182,4 @@ def test_rendered_mysql_ddl_applies_on_mariadb(mariadb_url):
             ).strip()
             if sql:
                 connection.exec_driver_sql(sql)
-    assert create_schema(engine) == {"tables": [], "triggers": []}
+    assert create_schema(engine) == {"tables": [], "triggers": [], "revisions": []}

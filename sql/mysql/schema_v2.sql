@@ -288,6 +288,10 @@ CREATE INDEX ix_training_data_semester ON training_data (semester, snapshot_week
 
 CREATE UNIQUE INDEX uq_training_data_row ON training_data (user_id, course_id, semester, snapshot_week_key);
 
+-- The Alembic revision this schema is (upgrades start from it).
+CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
+INSERT INTO alembic_version (version_num) VALUES ('0002_incremental_ingestion');
+
 DELIMITER ;;
 
 CREATE TRIGGER trg_training_data_no_update BEFORE UPDATE ON training_data FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'training_data is insert-only (immutable training rows)';;

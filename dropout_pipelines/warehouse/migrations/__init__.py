@@ -1,0 +1,1 @@
+"""Alembic revisions of the warehouse schema (see `warehouse/upgrade.py`)."""
