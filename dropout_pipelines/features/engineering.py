@@ -21,7 +21,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from dropout_pipelines.warehouse.schema import FEATURE_COLUMN_NAMES
+from dropout_pipelines.warehouse.schema import BASE_FEATURE_NAMES
 
 SECONDS_PER_DAY = 86_400.0
 H5P_ZERO_WHEN_ABSENT = (
@@ -153,4 +153,4 @@ def build_features(
     features["days_enrolled"] = _whole_days(moment, enrolled)
     week = week_of_course(window.start, moment)
     features["week_of_course"] = pd.Series(week, index=features.index, dtype="Int64")
-    return features[["user_id", *FEATURE_COLUMN_NAMES]]
+    return features[["user_id", *BASE_FEATURE_NAMES]]

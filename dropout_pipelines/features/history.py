@@ -29,6 +29,13 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from dropout_pipelines.features.engagement import (
+    complete_days,
+    course_percentiles,
+    engagement_measures,
+    registration_timing,
+    unenrolled_as_of,
+)
 from dropout_pipelines.features.engineering import CourseWindow, build_features, week_of_course
 from dropout_pipelines.features.grades import letter_for
 from dropout_pipelines.warehouse.schema import FEATURE_COLUMN_NAMES
@@ -45,14 +52,14 @@ class CourseHistory:
     - `h5p`: user_id, content_id, score_raw, score_max, completed, duration_s, occurred_at;
     - `attempts`: user_id, block_id, score_raw, score_max, occurred_at;
     - `visits`: user_id, activity_key, activity_kind, first_at;
-    - `last_seen`: user_id, last_at (one row per student and active day).
+    - `daily`: user_id, activity_day, activity_kind, statements, first_at, last_at.
     """
 
     roster: pd.DataFrame
     h5p: pd.DataFrame
     attempts: pd.DataFrame
     visits: pd.DataFrame
-    last_seen: pd.DataFrame
+    daily: pd.DataFrame
 
     def grade_possible(self) -> float:
         """The course's total possible score as far as its history shows."""
@@ -109,9 +116,9 @@ def completion_so_far(visits: pd.DataFrame, blocks: int) -> pd.DataFrame:
     return pd.DataFrame({"user_id": done.index.astype("int64"), "completion_rate": rate.to_numpy()})
 
 
-def last_activity(last_seen: pd.DataFrame) -> pd.DataFrame:
+def last_activity(daily: pd.DataFrame) -> pd.DataFrame:
     """user_id, last_activity_at: the newest moment of any statement."""
-    newest = last_seen.groupby("user_id")["last_at"].max()
+    newest = daily.groupby("user_id")["last_at"].max()
     return pd.DataFrame(
         {"user_id": newest.index.astype("int64"), "last_activity_at": newest.to_numpy()}
     )
@@ -147,16 +154,39 @@ def features_as_of(
         completion = completion_so_far(
             history.visits[pd.to_datetime(history.visits["first_at"]) <= cut], blocks
         )
-    return build_features(
+    days = complete_days(history.daily, cut)
+    features = build_features(
         roster=roster,
         grades=grades,
         completion=completion,
         h5p=h5p,
-        activity=last_activity(history.last_seen[history.last_seen["last_at"] <= cut]),
+        activity=last_activity(days),
         window=window,
         as_of=cut.to_pydatetime(),
         h5p_contents_in_course=int(h5p["content_id"].nunique()),
     )
+    return with_engagement(features, roster, days, history, window, cut)
+
+
+def with_engagement(
+    features: pd.DataFrame,
+    roster: pd.DataFrame,
+    days: pd.DataFrame,
+    history: CourseHistory,
+    window: CourseWindow,
+    cut: pd.Timestamp,
+) -> pd.DataFrame:
+    """The engagement columns of `features` filled in (see `engagement.py`)."""
+    visits = history.visits[["user_id", "first_at"]]
+    measures = engagement_measures(features["user_id"], days, visits, cut)
+    out = features.merge(measures, on="user_id", how="left")
+    out = out.assign(**course_percentiles(out))
+    keyed = roster.set_index("user_id")
+    ordered = keyed.loc[out["user_id"]]
+    out["enrolled_days_before_start"] = registration_timing(ordered, window.start).to_numpy()
+    # the withdrawal moment comes from the whole history; whether it happened, from `cut`
+    out["is_unenrolled"] = unenrolled_as_of(ordered.reset_index(), history.daily, cut).to_numpy()
+    return out[["user_id", *FEATURE_COLUMN_NAMES]]
 
 
 def weekly_snapshots(

@@ -54,15 +54,14 @@ def load_course_history(connection: sa.Connection, course_id: str) -> CourseHist
         ),
         ["first_at"],
     )
-    last_seen = _frame(
+    daily = _frame(
         connection,
-        sa.select(d.c.user_id, sa.func.max(d.c.last_at).label("last_at"))
-        .where(d.c.course_id == course_id)
-        .group_by(d.c.user_id, d.c.activity_day),
-        ["last_at"],
-    )
-    for frame in (roster, h5p, attempts, visits, last_seen):
+        sa.select(
+            d.c.user_id, d.c.activity_day, d.c.activity_kind, d.c.statements, d.c.first_at,
+            d.c.last_at,
+        ).where(d.c.course_id == course_id),
+        ["activity_day", "first_at", "last_at"],
+    )  # fmt: skip
+    for frame in (roster, h5p, attempts, visits, daily):
         frame["user_id"] = frame["user_id"].astype("int64")
-    return CourseHistory(
-        roster=roster, h5p=h5p, attempts=attempts, visits=visits, last_seen=last_seen
-    )
+    return CourseHistory(roster=roster, h5p=h5p, attempts=attempts, visits=visits, daily=daily)

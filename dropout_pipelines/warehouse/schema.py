@@ -39,8 +39,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({quoted})"
 
 
-def feature_columns() -> list[sa.Column]:
-    """The per-student feature columns shared by features, snapshots and training rows."""
+def base_feature_columns() -> list[sa.Column]:
+    """Grade, completion, H5P and activity-age features (the first release's set)."""
     return [
         sa.Column("mooc_grade_percentage", sa.Double),
         sa.Column("mooc_completion_rate", sa.Double),
@@ -57,6 +57,36 @@ def feature_columns() -> list[sa.Column]:
         sa.Column("week_of_course", sa.Integer),
     ]
 
+
+ENGAGEMENT_COUNTS = (
+    "statements_total", "active_days_total", "statements_7d", "statements_14d",
+    "statements_28d", "active_days_7d", "active_days_14d", "active_days_28d",
+    "distinct_activities", "navigation_statements", "video_statements", "problem_statements",
+    "h5p_statements", "forum_statements",
+)  # fmt: skip
+ENGAGEMENT_RATIOS = (
+    "statements_trend_7d", "statements_total_pct", "statements_7d_pct", "statements_14d_pct",
+    "statements_28d_pct", "active_days_7d_pct", "active_days_14d_pct", "active_days_28d_pct",
+    "active_days_total_pct", "distinct_activities_pct", "days_since_last_activity_pct",
+    "enrolled_days_before_start",
+)  # fmt: skip
+
+
+def engagement_feature_columns() -> list[sa.Column]:
+    """Click-stream engagement as of the snapshot moment (`features/engagement.py`)."""
+    return [
+        *(sa.Column(name, sa.Integer) for name in ENGAGEMENT_COUNTS),
+        *(sa.Column(name, sa.Double) for name in ENGAGEMENT_RATIOS),
+        sa.Column("is_unenrolled", sa.Boolean),
+    ]
+
+
+def feature_columns() -> list[sa.Column]:
+    """The per-student feature columns shared by features, snapshots and training rows."""
+    return [*base_feature_columns(), *engagement_feature_columns()]
+
+
+BASE_FEATURE_NAMES: tuple[str, ...] = tuple(column.name for column in base_feature_columns())
 
 FEATURE_COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in feature_columns())
 

@@ -13,7 +13,7 @@ from dropout_pipelines.features.engineering import (
     h5p_summary,
     week_of_course,
 )
-from dropout_pipelines.warehouse.schema import FEATURE_COLUMN_NAMES
+from dropout_pipelines.warehouse.schema import BASE_FEATURE_NAMES
 
 START = datetime(2026, 9, 28)
 WINDOW = CourseWindow(start=START, end=datetime(2027, 1, 18))
@@ -67,7 +67,7 @@ def _features(**overrides) -> pd.DataFrame:
 
 
 def test_columns_are_the_schema_feature_columns():
-    assert list(_features().columns) == list(FEATURE_COLUMN_NAMES)
+    assert list(_features().columns) == list(BASE_FEATURE_NAMES)
 
 
 def test_week_of_course():

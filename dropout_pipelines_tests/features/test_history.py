@@ -70,11 +70,13 @@ def history() -> CourseHistory:
             ["user_id", "activity_key", "activity_kind", "first_at"],
             ["first_at"],
         ),
-        last_seen=_frame(
-            [(ann, at(1)), (ann, at(2)), (ann, at(10, 3)), (bob, at(2)), (bob, at(3)),
-             (cat, at(6))],
-            ["user_id", "last_at"],
-            ["last_at"],
+        daily=_frame(
+            [(user, moment.date(), kind, 1, moment, moment) for user, kind, moment in (
+                (ann, "navigation", at(1)), (ann, "problem", at(2)), (ann, "problem", at(10, 3)),
+                (bob, "problem", at(2)), (bob, "enrollment", at(3)), (cat, "h5p", at(6)),
+            )],
+            ["user_id", "activity_day", "activity_kind", "statements", "first_at", "last_at"],
+            ["first_at", "last_at"],
         ),
     )  # fmt: skip
 
@@ -113,6 +115,28 @@ def test_rows_start_at_enrolment_and_withdrawn_students_freeze():
     bob = snaps.loc[2]
     assert bob.loc[13, "mooc_grade_percentage"] == bob.loc[3, "mooc_grade_percentage"] == 25.0
     assert bob.loc[13, "days_since_last_activity"] > bob.loc[4, "days_since_last_activity"]
+    # bob unregistered in week 3: seen as unenrolled from that week on, never before
+    assert not bob.loc[2, "is_unenrolled"] and bob.loc[3, "is_unenrolled"]
+    assert not snaps.loc[(1, 13), "is_unenrolled"]
+
+
+def test_engagement_counts_windows_and_percentiles():
+    snaps = weekly()
+    ann = snaps.loc[1]
+    # ann: a unit in week 1, p1 in week 2, the week-10 burst
+    assert ann.loc[1, "statements_total"] == 1 and ann.loc[2, "statements_total"] == 2
+    assert ann.loc[2, "statements_7d"] == 1 and ann.loc[4, "statements_7d"] == 0
+    assert ann.loc[4, "statements_28d"] == 2 and ann.loc[4, "active_days_total"] == 2
+    assert ann.loc[2, "problem_statements"] == 1 and ann.loc[2, "navigation_statements"] == 1
+    assert ann.loc[3, "statements_trend_7d"] < 0  # active in week 2, silent in week 3
+    assert ann.loc[2, "distinct_activities"] == 2
+    # registration: enrolled 3 days before the start; cat four weeks and two days after it
+    assert ann.loc[1, "enrolled_days_before_start"] == pytest.approx(3.0)
+    assert snaps.loc[(3, 5), "enrolled_days_before_start"] == pytest.approx(-30.0)
+    # within the course, at the same moment: ann is the most active student in week 10
+    week10 = snaps.xs(10, level="snapshot_week")
+    assert week10.loc[1, "statements_total_pct"] == 1.0
+    assert week10["statements_total_pct"].between(0, 1).all()
 
 
 def test_cutoffs_give_pass_and_letter_so_far():
