@@ -191,8 +191,9 @@ def train_closed_semesters(engine: sa.Engine) -> bool:
             f"{model['model'].value} held-out AUC {model['roc_auc'].value:.3f}, "
             f"{'promoted to default' if model['promoted'].value else 'not promoted'}"
         )
-        print("    held-out AUC per snapshot week (model vs grade-so-far baseline):")
-        for line in model["auc_by_week"].value.splitlines()[2:]:
+        say(f"promotion gate: {model['gate'].value}")
+        print("    held-out AUC per snapshot week (* = early weeks, which decide):")
+        for line in model["auc_by_week"].value.splitlines():
             print("    " + line)
     return promoted
 

@@ -89,6 +89,13 @@ def course_weeks(window: CourseWindow) -> list[int]:
     return list(range(1, last + 1))
 
 
+def weeks_before_end(window: CourseWindow) -> list[int]:
+    """The weeks that are over before the course ends: the week the end falls in holds the
+    capture after the end (the final gradebook, the label's own source), never a feature
+    row of training data."""
+    return course_weeks(window)[:-1]
+
+
 def grade_so_far(
     attempts: pd.DataFrame, possible: float, cutoffs: dict[str, float] | None
 ) -> pd.DataFrame:

@@ -85,13 +85,36 @@ def training_data(
     )
 
 
-def _weeks_table(outcome) -> str:
-    lines = ["| week | model AUC | grade-so-far AUC |", "|---:|---:|---:|"]
-    for week in sorted(outcome.auc_by_week):
-        lines.append(
-            f"| {week} | {outcome.auc_by_week[week]:.3f} | "
-            f"{outcome.baseline_auc_by_week.get(week, float('nan')):.3f} |"
-        )
+def weeks_table(metrics: dict) -> str:
+    """Held-out AUC per snapshot week: the candidate, the serving model on the same rows,
+    and both baselines; the early weeks (first half of the course) marked."""
+    gate = metrics.get("gate", {})
+    columns = {
+        "model": metrics.get("auc_by_week", {}),
+        "serving": gate.get("serving_auc_by_week", {}),
+        **{
+            name: baseline.get("auc_by_week", {})
+            for name, baseline in metrics.get("baselines", {}).items()
+        },
+    }
+    early = set(metrics.get("early_weeks", []))
+    weeks = sorted({int(week) for curve in columns.values() for week in curve})
+    header = "| week | " + " | ".join(columns) + " |"
+    lines = [header, "|---:|" + "---:|" * len(columns)]
+    for week in weeks:
+        cells = [
+            f"{curve[str(week)]:.3f}" if str(week) in curve else "–" for curve in columns.values()
+        ]
+        lines.append(f"| {week}{'*' if week in early else ''} | " + " | ".join(cells) + " |")
+    means = [
+        metrics.get("early_mean_auc"),
+        next((row["early_mean_auc"] for row in gate.get("comparison", [])
+              if row["role"] == "serving default"), None),
+        *(baseline.get("early_mean_auc") for baseline in metrics.get("baselines", {}).values()),
+    ]  # fmt: skip
+    lines.append(
+        "| early mean | " + " | ".join("–" if m is None else f"{m:.3f}" for m in means) + " |"
+    )
     return "\n".join(lines)
 
 
@@ -142,7 +165,9 @@ def trained_model(
         "brier": MetadataValue.float(float(fail.metrics["brier"] or 0)),
         "training_rows": fail.training_rows,
         "promoted": fail.promoted,
-        "auc_by_week": MetadataValue.md(_weeks_table(fail)),
+        "auc_by_week": MetadataValue.md(weeks_table(fail.metrics)),
+        "early_mean_auc": MetadataValue.float(float(fail.metrics.get("early_mean_auc") or 0)),
+        "gate": fail.gate.get("reason", ""),
         "feature_importances": MetadataValue.json(fail.feature_importances),
         "promotion_comparison": MetadataValue.json(fail.comparison),
     }

@@ -1,8 +1,13 @@
 """Honest evaluation: splits that keep a student on one side, and the metrics we report.
 
-Rows of one student (every snapshot week of a course) are near-duplicates of each other;
-a split that let a student's week 5 train and week 6 test would grade the model on what it
-memorised. Splits here are by (course, student) group, deterministic from a hash.
+Rows of one student (every snapshot week of every course they take) are near-duplicates of
+each other; a split that let a student's week 5 train and week 6 test, or their course A
+train and course B test, would grade the model on what it memorised. Splits here are by
+student (the Open edX user id, the same in every course), deterministic from a hash.
+
+What decides is what instructors get: the mean AUC over the first half of the course
+weeks, while there is still time to act, beside two baselines a model must beat (the grade
+so far, and the days since the last activity).
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from catboost.utils import eval_metric
 DECISION_THRESHOLD = 0.5
 
 
-def group_fraction(course_ids: pd.Series, user_ids: pd.Series, salt: str = "") -> np.ndarray:
-    """A stable number in [0, 1) per (course, student): the same group, the same side."""
-    keys = course_ids.astype(str) + "\x1f" + user_ids.astype(str) + "\x1f" + salt
+def group_fraction(user_ids: pd.Series, salt: str = "") -> np.ndarray:
+    """A stable number in [0, 1) per student: the same student, the same side."""
+    keys = user_ids.astype(str) + "\x1f" + salt
     return np.fromiter(
         (int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big") / 2**64 for k in keys),
         dtype="float64",
@@ -30,8 +35,9 @@ def group_fraction(course_ids: pd.Series, user_ids: pd.Series, salt: str = "") -
 def split_by_student(
     rows: pd.DataFrame, validation: float = 0.15, test: float = 0.2, salt: str = ""
 ) -> pd.Series:
-    """'train' | 'validation' | 'test' per row; all rows of a student on the same side."""
-    fraction = group_fraction(rows["course_id"], rows["user_id"], salt)
+    """'train' | 'validation' | 'test' per row; all rows of a student, in every course, on
+    the same side."""
+    fraction = group_fraction(rows["user_id"], salt)
     side = np.where(
         fraction < test, "test", np.where(fraction < test + validation, "validation", "train")
     )
@@ -90,6 +96,26 @@ def baseline_scores(rows: pd.DataFrame, grade_column: str = "mooc_grade_percenta
     return (100.0 - rows[grade_column].astype("float64").fillna(0.0)).to_numpy() / 100.0
 
 
-def pick_weeks(curve: dict[int, float], weeks: Sequence[int]) -> dict[int, float | None]:
-    """The curve at the weeks a report asks for (None where the week has no value)."""
-    return {week: curve.get(week) for week in weeks}
+def inactivity_scores(rows: pd.DataFrame) -> np.ndarray:
+    """The one-feature baseline of the click-stream: more days since the last activity =
+    higher risk (NULL = never active = the highest)."""
+    days = rows["days_since_last_activity"].astype("float64")
+    return days.fillna(days.max() + 1 if days.notna().any() else 0.0).to_numpy()
+
+
+BASELINES = {"grade_so_far": baseline_scores, "days_since_last_activity": inactivity_scores}
+
+
+def early_weeks(weeks: Sequence[int]) -> list[int]:
+    """The first half of the course weeks present (rounded up): where a warning still helps."""
+    present = sorted({int(week) for week in weeks})
+    if not present:
+        return []
+    half = -(-present[-1] // 2)
+    return [week for week in present if week <= half]
+
+
+def mean_auc(curve: dict[int, float], weeks: Sequence[int]) -> float | None:
+    """The mean of the curve over `weeks` (those with a value), or None."""
+    values = [curve[week] for week in weeks if week in curve]
+    return round(float(np.mean(values)), 4) if values else None

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.features.engineering import CourseWindow
-from dropout_pipelines.features.history import course_weeks
+from dropout_pipelines.features.history import weeks_before_end
 from dropout_pipelines.training.labels import (
     DEFAULT_RULE,
     LABEL_COLUMNS,
@@ -148,7 +148,8 @@ def build_semester_training_data(
 ) -> dict[str, int]:
     """Build and insert the training rows of every course of `semester` that has ended by
     `now`; returns rows inserted per course (0 on a rerun). `weeks` defaults to every week
-    of each course. Each course commits on its own, so a rerun resumes after a failure."""
+    of each course before its end. Each course commits on its own, so a rerun resumes after
+    a failure."""
     c, fs, en, gr = s.courses, s.feature_snapshots, s.enrollments, s.mooc_grades
     with engine.connect() as connection:
         ended = connection.execute(
@@ -183,7 +184,7 @@ def build_semester_training_data(
             counts[course.course_id] = 0
             continue
         labels = course_labels(roster, grades, _last_activity(snapshots, window), window, rule)
-        course_week_list = list(weeks) if weeks is not None else course_weeks(window)
+        course_week_list = list(weeks) if weeks is not None else weeks_before_end(window)
         rows = point_in_time_rows(snapshots, labels, semester, course.course_id, course_week_list)
         counts[course.course_id] = insert_training_rows(engine, rows, created_at=now)
     return counts

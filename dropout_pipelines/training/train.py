@@ -17,15 +17,18 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dropout_pipelines.clock import utc_now
+from dropout_pipelines.features.engineering import week_of_course
 from dropout_pipelines.predict.model_store import ModelStore, load_model_file
 from dropout_pipelines.predict.registry import register_model, set_default
 from dropout_pipelines.predict.scoring import feature_matrix
 from dropout_pipelines.predict.selection import NoModelError, resolve_default_model
 from dropout_pipelines.training.evaluate import (
+    BASELINES,
     auc,
     auc_by_week,
-    baseline_scores,
     classification_metrics,
+    early_weeks,
+    mean_auc,
     split_by_student,
 )
 from dropout_pipelines.training.fit import fit_fail_model
@@ -51,6 +54,7 @@ class TrainingOutcome:
     feature_importances: dict[str, float]
     comparison: list[dict] = field(default_factory=list)
     promoted: bool = False
+    gate: dict = field(default_factory=dict)
 
 
 def semester_order(engine: sa.Engine) -> list[str]:
@@ -77,19 +81,36 @@ def training_window(engine: sa.Engine, semester: str, window: int) -> list[str]:
 
 
 def load_training_rows(engine: sa.Engine, semesters: Sequence[str]) -> pd.DataFrame:
-    """Point-in-time rows (source semester_close) of the given semesters."""
-    td = s.training_data
+    """Point-in-time rows (source semester_close) of the given semesters, from weeks that
+    ended before their course did: the capture after the end holds the final gradebook
+    (the label's own source), never a feature row."""
+    td, courses = s.training_data, s.courses
     with engine.connect() as connection:
-        rows = (
+        rows = pd.DataFrame(
             connection.execute(
                 sa.select(td).where(
                     td.c.semester.in_(list(semesters)), td.c.source == "semester_close"
                 )
             )
             .mappings()
-            .all()
+            .all(),
+            columns=td.c.keys(),
         )
-    return pd.DataFrame(rows, columns=td.c.keys())
+        windows = pd.DataFrame(
+            connection.execute(
+                sa.select(courses.c.course_id, courses.c.start_at, courses.c.end_at).where(
+                    courses.c.semester.in_(list(semesters))
+                )
+            ).all(),
+            columns=["course_id", "start_at", "end_at"],
+        )
+    windows["last_week"] = [
+        week_of_course(start, end) if end is not None and not pd.isna(end) else None
+        for start, end in zip(windows["start_at"], windows["end_at"], strict=True)
+    ]
+    last_week = rows["course_id"].map(windows.set_index("course_id")["last_week"])
+    before_end = last_week.notna() & (rows["snapshot_week"] < last_week)
+    return rows[before_end.astype(bool)].reset_index(drop=True)
 
 
 def data_hash(rows: pd.DataFrame, target_column: str) -> str:
@@ -113,20 +134,24 @@ def _fit(train: pd.DataFrame, validation: pd.DataFrame, target: str, iterations:
     return fit_fail_model(train, MODEL_FEATURES, iterations=iterations, eval_set=validation)
 
 
-def _current_model_auc(
-    engine: sa.Engine, test: pd.DataFrame, labels: np.ndarray
-) -> tuple[str, float | None] | None:
+def _serving_scores(
+    engine: sa.Engine, test: pd.DataFrame
+) -> tuple[str | None, np.ndarray | None, str | None]:
+    """(serving default, its scores of the held-out rows, why it could not score them)."""
     try:
         with engine.connect() as connection:
             current = resolve_default_model(connection)
     except NoModelError:
-        return None
-    loaded = load_model_file(current.model_path, current.features_csv_path)
-    missing = [name for name in loaded.features if name not in test.columns]
+        return None, None, None
+    name = f"{current.model_name}:{current.model_version}"
+    try:
+        loaded = load_model_file(current.model_path, current.features_csv_path)
+    except (OSError, ValueError) as error:
+        return name, None, f"its model file does not load ({error})"
+    missing = [feature for feature in loaded.features if feature not in test.columns]
     if missing:
-        return (f"{current.model_name}:{current.model_version}", None)
-    scores = loaded.model.predict_proba(feature_matrix(test, loaded.features))[:, 1]
-    return (f"{current.model_name}:{current.model_version}", auc(labels, scores))
+        return name, None, f"the held-out rows lack its features {missing}"
+    return name, loaded.model.predict_proba(feature_matrix(test, loaded.features))[:, 1], None
 
 
 def train_and_register(
@@ -170,18 +195,41 @@ def train_and_register(
     model = _fit(train, validation, target, iterations)
     labels = _labels(test, target)
     probabilities = model.predict_proba(test.loc[:, list(MODEL_FEATURES)].astype("float64"))[:, 1]
-    metrics = classification_metrics(labels, probabilities)
+    weeks = early_weeks(test["snapshot_week"])
     curve = auc_by_week(test["snapshot_week"], labels, probabilities)
-    baseline_curve = auc_by_week(test["snapshot_week"], labels, baseline_scores(test))
-    metrics |= {
+    baselines = {
+        baseline: auc_by_week(test["snapshot_week"], labels, scores(test))
+        for baseline, scores in BASELINES.items()
+    }
+    metrics = classification_metrics(labels, probabilities) | {
         "auc_by_week": {str(k): v for k, v in curve.items()},
-        "baseline_auc_by_week": {str(k): v for k, v in baseline_curve.items()},
+        "early_weeks": weeks,
+        "early_mean_auc": mean_auc(curve, weeks),
+        "baseline_auc_by_week": {str(k): v for k, v in baselines["grade_so_far"].items()},
+        "baselines": {
+            baseline: {
+                "auc_by_week": {str(k): v for k, v in baseline_curve.items()},
+                "early_mean_auc": mean_auc(baseline_curve, weeks),
+            }
+            for baseline, baseline_curve in baselines.items()
+        },
         "best_iteration": int(model.get_best_iteration() or iterations),
     }
     version = f"{semester}-{now:%Y%m%d%H%M%S}"
+    gate = (
+        gate_decision(engine, f"{name}:{version}", metrics, test, labels, promote)
+        if target == "fail"
+        else {"promote": False, "reason": "dropout models are registered, never promoted"}
+    )
+    metrics["gate"] = gate
+    for line in gate.get("table", []):
+        log(f"promotion gate: {line}")
+    log(f"promotion gate: {gate['reason']}")
     store.save(
         name, version, model, list(MODEL_FEATURES), {"metrics": metrics, "trained_on": semesters}
     )
+    # A refused candidate is registered inactive: no mapping and no fallback can pick it
+    # until an engineer promotes it (registry activate + set-default).
     register_model(
         engine,
         name,
@@ -193,27 +241,31 @@ def train_and_register(
         trained_on=semesters,
         training_rows=len(train) + len(validation),
         run_id=run_id,
+        active=gate["promote"] or target != "fail",
     )
     _record_lineage(engine, name, version, rows[side != "test"], TARGETS[target], now)
+    if gate["promote"]:
+        set_default(engine, name, version)
+        log(f"promoted {name}:{version} to default")
     importances = dict(
         sorted(
             zip(MODEL_FEATURES, (float(v) for v in model.get_feature_importance()), strict=True),
             key=lambda item: -item[1],
         )
     )
-    outcome = TrainingOutcome(
+    return TrainingOutcome(
         name,
         version,
         target,
         len(train) + len(validation),
         metrics,
         curve,
-        baseline_curve,
+        baselines["grade_so_far"],
         importances,
+        comparison=gate.get("comparison", []),
+        promoted=gate["promote"],
+        gate=gate,
     )
-    if target == "fail":
-        _gate(engine, outcome, test, labels, promote, log)
-    return outcome
 
 
 def _lineage_hashes(rows: pd.DataFrame, target_column: str) -> dict[str, str]:
@@ -291,36 +343,61 @@ def _record_lineage(
         connection.execute(sa.insert(s.model_training_lineage), lineage)
 
 
-def _gate(
+def gate_decision(
     engine: sa.Engine,
-    outcome: TrainingOutcome,
+    candidate: str,
+    metrics: dict,
     test: pd.DataFrame,
     labels: np.ndarray,
     promote: str,
-    log: Log,
-) -> None:
-    new_auc = outcome.metrics["roc_auc"]
-    current = _current_model_auc(engine, test, labels)
-    outcome.comparison = [
-        {
-            "model": f"{outcome.model_name}:{outcome.model_version}",
-            "role": "candidate",
-            "held_out_auc": new_auc,
-        }
+) -> dict:
+    """Whether the candidate replaces the serving default: both scored on the same
+    held-out rows, compared on the mean AUC of the first half of the course weeks."""
+    weeks = metrics["early_weeks"]
+    candidate_early = metrics["early_mean_auc"]
+    serving, scores, problem = _serving_scores(engine, test)
+    serving_curve = auc_by_week(test["snapshot_week"], labels, scores) if scores is not None else {}
+    serving_early = mean_auc(serving_curve, weeks) if scores is not None else None
+    comparison = [
+        {"model": candidate, "role": "candidate", "early_mean_auc": candidate_early,
+         "held_out_auc": metrics["roc_auc"]},
+    ]  # fmt: skip
+    if serving is not None:
+        comparison.append(
+            {"model": serving, "role": "serving default", "early_mean_auc": serving_early,
+             "held_out_auc": auc(labels, scores) if scores is not None else None}
+        )  # fmt: skip
+    decision = {"comparison": comparison, "early_weeks": weeks, "serving": serving}
+    decision["serving_auc_by_week"] = {str(k): v for k, v in serving_curve.items()}
+    decision["table"] = [
+        f"{row['role']:<16} {row['model']:<40} early-weeks AUC {row['early_mean_auc']}"
+        for row in comparison
     ]
-    if current is not None:
-        outcome.comparison.append(
-            {"model": current[0], "role": "serving default", "held_out_auc": current[1]}
-        )
-    for row in outcome.comparison:
-        log(f"promotion gate: {row['role']:<16} {row['model']:<40} AUC {row['held_out_auc']}")
     if promote != "auto":
-        log("promote=never: registered only")
-        return
-    current_auc = current[1] if current is not None else None
-    if new_auc is not None and (current_auc is None or new_auc >= current_auc):
-        set_default(engine, outcome.model_name, outcome.model_version)
-        outcome.promoted = True
-        log(f"promoted {outcome.model_name}:{outcome.model_version} to default")
-    else:
-        log("kept the serving model: the candidate is not at least as good on held-out rows")
+        return decision | {"promote": False, "reason": "promote=never: registered as a candidate"}
+    if candidate_early is None:
+        return decision | {
+            "promote": False,
+            "reason": "the candidate has no early-weeks AUC on the held-out rows: kept as a "
+            "candidate",
+        }
+    if serving is None:
+        return decision | {"promote": True, "reason": "no model serves yet: promoted"}
+    if problem is not None or serving_early is None:
+        why = problem or "its early-weeks AUC is undefined on these rows"
+        return decision | {
+            "promote": False,
+            "reason": f"cannot evaluate the serving model {serving} on the held-out rows: "
+            f"{why}. Not promoting on its own: compare by hand, then `registry activate` and "
+            f"`registry set-default` {candidate.replace(':', ' ')}",
+        }
+    if candidate_early >= serving_early:
+        return decision | {
+            "promote": True,
+            "reason": f"promoted: early-weeks AUC {candidate_early} ≥ {serving_early} of {serving}",
+        }
+    return decision | {
+        "promote": False,
+        "reason": f"refused: early-weeks AUC {candidate_early} < {serving_early} of {serving}; "
+        "registered as an inactive candidate",
+    }

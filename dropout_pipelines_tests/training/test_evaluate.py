@@ -10,6 +10,9 @@ from dropout_pipelines.training.evaluate import (
     auc_by_week,
     baseline_scores,
     classification_metrics,
+    early_weeks,
+    inactivity_scores,
+    mean_auc,
     split_by_student,
 )
 
@@ -23,7 +26,8 @@ def test_split_keeps_every_student_on_one_side():
         }
     )
     side = split_by_student(rows)
-    per_student = side.groupby([rows["course_id"], rows["user_id"]]).nunique()
+    # the same students take both courses: a student is on one side in every course
+    per_student = side.groupby(rows["user_id"]).nunique()
     assert (per_student == 1).all()
     shares = side.value_counts(normalize=True)
     assert set(shares.index) == {"train", "validation", "test"}
@@ -47,3 +51,12 @@ def test_auc_by_week_and_the_grade_baseline():
     assert auc_by_week(weeks, labels, scores) == {1: 1.0, 2: 1.0}
     rows = pd.DataFrame({"mooc_grade_percentage": [90.0, 10.0, None]})
     assert baseline_scores(rows).tolist() == [0.1, 0.9, 1.0]
+
+
+def test_early_weeks_and_the_inactivity_baseline():
+    assert early_weeks([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]) == list(range(1, 9))
+    assert early_weeks([]) == []
+    assert mean_auc({1: 0.6, 2: 0.8, 9: 0.99}, [1, 2, 3]) == 0.7
+    assert mean_auc({}, [1]) is None
+    rows = pd.DataFrame({"days_since_last_activity": [0, 30, None]})
+    assert inactivity_scores(rows).tolist() == [0.0, 30.0, 31.0]  # never active = riskiest

@@ -10,13 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from catboost import CatBoostClassifier
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
 from dropout_pipelines.clock import frozen_clock
 from dropout_pipelines.predict.model_store import LocalModelStore
+from dropout_pipelines.predict.registry import register_model
+from dropout_pipelines.predict.selection import resolve_default_model
 from dropout_pipelines.training.semesters import closed_semesters
 from dropout_pipelines.training.sensors import semester_closed_sensor
-from dropout_pipelines.training.train import MODEL_FEATURES, train_and_register
+from dropout_pipelines.training.train import MODEL_FEATURES, load_training_rows, train_and_register
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records
 from dropout_pipelines.warehouse.create import create_schema
@@ -58,24 +61,29 @@ def _rows(semester: str, students: int = 160, weeks: int = 8, seed: int = 0) -> 
     return pd.concat(frames, ignore_index=True)
 
 
-@pytest.fixture
-def warehouse(db_url) -> sa.Engine:
-    engine = get_engine(db_url)
-    create_schema(engine)
+def _add_course(engine: sa.Engine, rows: pd.DataFrame, weeks: int = 14) -> None:
+    """The training rows and their ended course (`weeks` long)."""
     with engine.begin() as connection:
-        connection.execute(sa.insert(s.training_data), frame_records(_rows("2026_S1")))
+        connection.execute(sa.insert(s.training_data), frame_records(rows))
         connection.execute(
             sa.insert(s.courses),
             [
                 {
-                    "course_id": "course-v1:ORG+C1+2026_S1",
-                    "semester": "2026_S1",
+                    "course_id": rows["course_id"].iloc[0],
+                    "semester": rows["semester"].iloc[0],
                     "start_at": NOW - timedelta(days=200),
-                    "end_at": NOW - timedelta(days=100),
+                    "end_at": NOW - timedelta(days=200 - 7 * weeks),
                     "discovered_at": NOW,
                 }
             ],
         )
+
+
+@pytest.fixture
+def warehouse(db_url) -> sa.Engine:
+    engine = get_engine(db_url)
+    create_schema(engine)
+    _add_course(engine, _rows("2026_S1"))
     return engine
 
 
@@ -108,9 +116,7 @@ def test_train_registers_records_lineage_and_promotes_when_no_model_serves(wareh
 def test_promote_never_registers_only_and_gate_compares_on_held_out_rows(warehouse, tmp_path):
     store = LocalModelStore(tmp_path)
     first = train_and_register(warehouse, store, "2026_S1", iterations=80, now=NOW, log=print)
-    more = _rows("2026_S1", seed=1).assign(course_id="course-v1:ORG+C2+2026_S1")
-    with warehouse.begin() as connection:
-        connection.execute(sa.insert(s.training_data), frame_records(more))
+    _add_course(warehouse, _rows("2026_S1", seed=1).assign(course_id="course-v1:ORG+C2+2026_S1"))
     second = train_and_register(
         warehouse,
         store,
@@ -145,6 +151,56 @@ def test_rerun_on_the_same_rows_registers_nothing_new(warehouse, tmp_path):
     assert (again.model_name, again.model_version) == (first.model_name, first.model_version)
     assert again.promoted and len(_registry(warehouse)) == 1
     assert any("nothing to do" in line for line in logs)
+
+
+def test_a_refused_candidate_stays_inactive_and_nothing_picks_it(warehouse, tmp_path):
+    store = LocalModelStore(tmp_path)
+    # A serving model that has seen every row, held-out ones included: no honest candidate
+    # can beat it on them.
+    rows = load_training_rows(warehouse, ["2026_S1"])
+    oracle = CatBoostClassifier(iterations=300, depth=6, verbose=False, allow_writing_files=False)
+    oracle.fit(rows[list(MODEL_FEATURES)].astype("float64"), (~rows["is_passed"]).astype(int))
+    saved = store.save("oracle", "1", oracle, list(MODEL_FEATURES), {})
+    register_model(warehouse, "oracle", "1", saved.model_path, make_default=True)
+
+    candidate = train_and_register(warehouse, store, "2026_S1", iterations=40, now=NOW, log=print)
+    assert not candidate.promoted and "refused" in candidate.gate["reason"]
+    registry = {r["model_name"]: r for r in _registry(warehouse)}
+    assert registry["oracle"]["is_default"]
+    stored = registry[candidate.model_name]
+    assert not stored["is_active"] and stored["metrics"]["gate"]["promote"] is False
+    with warehouse.connect() as connection:  # the fallback never picks a refused candidate
+        assert resolve_default_model(connection).model_name == "oracle"
+
+
+def test_a_serving_model_that_cannot_be_evaluated_blocks_automatic_promotion(warehouse, tmp_path):
+    store = LocalModelStore(tmp_path)
+    # The serving model needs a feature the held-out rows do not have (an older schema).
+    features = [*MODEL_FEATURES[:3], "gone_feature"]
+    rng = np.random.default_rng(0)
+    legacy = CatBoostClassifier(iterations=10, depth=2, verbose=False, allow_writing_files=False)
+    legacy.fit(pd.DataFrame(rng.random((60, 4)), columns=features), np.arange(60) % 2)
+    saved = store.save("legacy", "1", legacy, features, {})
+    register_model(warehouse, "legacy", "1", saved.model_path, make_default=True)
+
+    outcome = train_and_register(warehouse, store, "2026_S1", iterations=40, now=NOW, log=print)
+    assert not outcome.promoted
+    assert "cannot evaluate the serving model legacy:1" in outcome.gate["reason"]
+    assert "gone_feature" in outcome.gate["reason"]
+    assert [r["model_name"] for r in _registry(warehouse) if r["is_default"]] == ["legacy"]
+
+
+def test_rows_after_the_course_end_never_train(warehouse, tmp_path):
+    # a 6-week course: its week-7 and week-8 rows are after its end
+    _add_course(
+        warehouse, _rows("2026_S1", seed=5).assign(course_id="course-v1:ORG+SHORT+2026_S1"), 6
+    )
+    rows = load_training_rows(warehouse, ["2026_S1"])
+    short = rows[rows["course_id"] == "course-v1:ORG+SHORT+2026_S1"]
+    assert set(short["snapshot_week"]) == set(range(1, 7))
+    assert set(rows.loc[rows["course_id"] == "course-v1:ORG+C1+2026_S1", "snapshot_week"]) == set(
+        range(1, 9)
+    )
 
 
 def test_no_training_rows_is_a_clear_error(warehouse, tmp_path):
