@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import sqlalchemy as sa
 
 from dropout_pipelines.migration.legacy_table import LegacyTable
-from dropout_pipelines.migration.selects import LegacySelects
+from dropout_pipelines.migration.selects import LegacySelects, contradicting_levels
 
 DUPLICATE_SAMPLE_SIZE = 10
 
@@ -29,6 +29,7 @@ class SourceProfile:
     training_rows: int
     unlabelled_rows: int
     scores_out_of_range: int
+    relevelled_rows: int
     courses: int
     missing_columns: tuple[str, ...]
     extra_columns: tuple[str, ...]
@@ -99,6 +100,9 @@ def profile_source(connection: sa.Connection, selects: LegacySelects) -> SourceP
         unlabelled_rows=count_where(labelled.is_(None)) if labelled is not None else raw_rows,
         scores_out_of_range=count_where(sa.or_(scored < 0, scored > 100))
         if scored is not None
+        else 0,
+        relevelled_rows=count_where(contradicting_levels(raw))
+        if contradicting_levels(raw) is not None
         else 0,
         courses=_scalar(connection, sa.select(sa.func.count(sa.distinct(raw.c.course_id)))),
         missing_columns=legacy.missing,

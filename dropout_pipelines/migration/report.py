@@ -15,7 +15,8 @@ def summary_line(profile: SourceProfile, written: dict[str, int], *, dry_run: bo
         f"{profile.raw_rows} raw rows over {profile.courses} courses {verb} "
         f"{written.get('student_features', 0)} student_features "
         f"({profile.duplicate_rows} duplicates folded, {profile.duplicate_keys} keys), "
-        f"{written.get('predictions', 0)} predictions, "
+        f"{written.get('predictions', 0)} predictions "
+        f"({profile.relevelled_rows} risk levels re-levelled from their score), "
         f"{written.get('training_data', 0)} training records, "
         f"{written.get('enrollments', 0)} enrollments"
     )

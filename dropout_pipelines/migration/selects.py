@@ -18,6 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from dropout_pipelines.migration.legacy_table import LegacyTable
+from dropout_pipelines.warehouse.schema import HIGH_RISK_FROM, MEDIUM_RISK_FROM
 
 LEGACY_RUN_ID = "legacy_migration"
 UNKNOWN_SEMESTER = "unknown"
@@ -61,17 +62,25 @@ def as_boolean(expression: sa.ColumnElement) -> sa.ColumnElement:
 
 def risk_level_for(score: sa.ColumnElement) -> sa.ColumnElement:
     """SPEC thresholds: LOW < 40 ≤ MEDIUM < 70 ≤ HIGH."""
-    return sa.case((score >= 70, "HIGH"), (score >= 40, "MEDIUM"), else_="LOW")
+    return sa.case(
+        (score >= HIGH_RISK_FROM, "HIGH"), (score >= MEDIUM_RISK_FROM, "MEDIUM"), else_="LOW"
+    )
 
 
 def _legacy_risk_level(source: sa.FromClause) -> sa.ColumnElement:
-    """The legacy label when it is a valid level (any case), else derived from the score."""
-    if "risk_level" not in source.c:
-        return risk_level_for(source.c.fail_risk_score)
+    """The level of the legacy score. A legacy label that contradicts its score (v1 wrote
+    them separately) is re-levelled from the score, and counted in the report."""
+    return risk_level_for(source.c.fail_risk_score)
+
+
+def contradicting_levels(source: sa.FromClause) -> sa.ColumnElement[bool] | None:
+    """Scored legacy rows whose own label is missing, unknown or disagrees with the score."""
+    if "risk_level" not in source.c or "fail_risk_score" not in source.c:
+        return None
     label = sa.func.upper(sa.func.trim(source.c.risk_level))
-    return sa.case(
-        (label.in_(("LOW", "MEDIUM", "HIGH")), label),
-        else_=risk_level_for(source.c.fail_risk_score),
+    return sa.and_(
+        source.c.fail_risk_score.is_not(None),
+        sa.or_(label.is_(None), label != risk_level_for(source.c.fail_risk_score)),
     )
 
 

@@ -4,9 +4,9 @@ import sqlalchemy as sa
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from dropout_pipelines.predict.assets import predictions
-from dropout_pipelines.predict.scoring import HIGH_RISK_FROM, MEDIUM_RISK_FROM
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.resource import WarehouseResource
+from dropout_pipelines.warehouse.schema import HIGH_RISK_FROM, MEDIUM_RISK_FROM
 
 
 def _count(warehouse: WarehouseResource, query: sa.Select) -> int:

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-HIGH_RISK_FROM = 70.0
-MEDIUM_RISK_FROM = 40.0
+from dropout_pipelines.warehouse.schema import HIGH_RISK_FROM, MEDIUM_RISK_FROM
+
 AB_BUCKETS = 10_000
 
 

@@ -24,6 +24,9 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        # REPLACE deletes the conflicting row; only with recursive triggers does that delete
+        # fire training_data's reject-DELETE trigger.
+        cursor.execute("PRAGMA recursive_triggers = ON")
         cursor.close()
 
 

@@ -29,6 +29,9 @@ ModelVersion = sa.String(64)
 Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 RISK_LEVELS = ("LOW", "MEDIUM", "HIGH")
+# SPEC thresholds: LOW < 40 ≤ MEDIUM < 70 ≤ HIGH (the database enforces them too).
+MEDIUM_RISK_FROM = 40.0
+HIGH_RISK_FROM = 70.0
 PURPOSES = ("serving", "shadow")
 PREDICT_FREQUENCIES = ("hourly", "daily", "weekly", "manual")
 TRAINING_SOURCES = ("legacy_migration", "semester_close")
@@ -79,6 +82,33 @@ def engagement_feature_columns() -> list[sa.Column]:
         *(sa.Column(name, sa.Double) for name in ENGAGEMENT_RATIOS),
         sa.Column("is_unenrolled", sa.Boolean),
     ]
+
+
+def flag_check(*columns: str) -> str:
+    """0/1 only: a flag stored as 2 would slip past the unique indexes built on `= 1`."""
+    return " AND ".join(f"{column} IN (0, 1)" for column in columns)
+
+
+LEVEL_MATCHES_SCORE = (
+    f"(risk_level = 'HIGH' AND fail_risk_score >= {HIGH_RISK_FROM})"
+    f" OR (risk_level = 'MEDIUM' AND fail_risk_score >= {MEDIUM_RISK_FROM}"
+    f" AND fail_risk_score < {HIGH_RISK_FROM})"
+    f" OR (risk_level = 'LOW' AND fail_risk_score < {MEDIUM_RISK_FROM})"
+)
+# Checks added after the first release (revision 0004); SQLite enforces them on upgraded
+# warehouses with triggers (it cannot add a CHECK to an existing table).
+INVARIANT_CHECKS: dict[str, dict[str, str]] = {
+    "predictions": {
+        "ck_predictions_flags": flag_check("is_latest"),
+        "ck_predictions_level_matches_score": LEVEL_MATCHES_SCORE,
+    },
+    "model_registry": {"ck_model_registry_flags": flag_check("is_active", "is_default")},
+    "course_model_mapping": {"ck_mapping_flags": flag_check("auto_predict")},
+}
+
+
+def invariant_checks(table: str) -> list[sa.CheckConstraint]:
+    return [sa.CheckConstraint(sql, name=name) for name, sql in INVARIANT_CHECKS[table].items()]
 
 
 def feature_columns() -> list[sa.Column]:
@@ -283,6 +313,7 @@ predictions = sa.Table(
     sa.CheckConstraint(
         "purpose = 'serving' OR is_latest = 0", name="ck_predictions_shadow_never_latest"
     ),
+    *invariant_checks("predictions"),
     sa.Index(
         "uq_predictions_latest_serving",
         "user_id",
@@ -357,6 +388,7 @@ model_registry = sa.Table(
     ),
     sa.UniqueConstraint("model_name", "model_version", name="uq_model_registry_version"),
     sa.CheckConstraint("is_default = 0 OR is_active = 1", name="ck_model_registry_default_active"),
+    *invariant_checks("model_registry"),
     sa.Index("uq_model_registry_default", "default_slot", unique=True),
     **MYSQL_TABLE_OPTIONS,
 )
@@ -393,6 +425,7 @@ course_model_mapping = sa.Table(
     sa.CheckConstraint(
         "ab_share IS NULL OR (ab_share >= 0 AND ab_share <= 1)", name="ck_mapping_ab_share"
     ),
+    *invariant_checks("course_model_mapping"),
     **MYSQL_TABLE_OPTIONS,
 )
 

@@ -206,6 +206,27 @@ def test_scores_out_of_range_fail_before_writing(monkeypatch, db_url):
     assert _count(engine, s.predictions) == 0
 
 
+def test_levels_that_contradict_their_score_are_relevelled_and_counted(monkeypatch, db_url):
+    load_legacy(db_url, LegacyDataSpec(rows=100))
+    engine = get_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE raw_data SET fail_risk_score = 95, risk_level = 'LOW' "
+                "WHERE id IN (3, 4)"
+            )
+        )
+    run = run_migration(monkeypatch, db_url)
+    assert run.success, run.failure_message()
+    summary = run.metadata("verify_legacy_migration")["summary"]
+    assert "(2 risk levels re-levelled from their score)" in summary
+    with engine.connect() as connection:
+        levels = connection.execute(
+            sa.select(s.predictions.c.risk_level).where(s.predictions.c.fail_risk_score == 95)
+        ).scalars()
+        assert set(levels) == {"HIGH"}
+
+
 def test_verification_catches_lost_rows(monkeypatch, db_url):
     load_legacy(db_url, LegacyDataSpec(rows=200))
     assert run_migration(monkeypatch, db_url).success

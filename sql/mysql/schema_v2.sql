@@ -27,7 +27,8 @@ CREATE TABLE course_model_mapping (
 	updated_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (course_id),
 	CONSTRAINT ck_mapping_frequency CHECK (predict_frequency IN ('hourly', 'daily', 'weekly', 'manual')),
-	CONSTRAINT ck_mapping_ab_share CHECK (ab_share IS NULL OR (ab_share >= 0 AND ab_share <= 1))
+	CONSTRAINT ck_mapping_ab_share CHECK (ab_share IS NULL OR (ab_share >= 0 AND ab_share <= 1)),
+	CONSTRAINT ck_mapping_flags CHECK (auto_predict IN (0, 1))
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
 CREATE TABLE courses (
@@ -194,7 +195,8 @@ CREATE TABLE model_registry (
 	default_slot INTEGER GENERATED ALWAYS AS (CASE WHEN is_default = 1 THEN 1 END) STORED,
 	PRIMARY KEY (id),
 	CONSTRAINT uq_model_registry_version UNIQUE (model_name, model_version),
-	CONSTRAINT ck_model_registry_default_active CHECK (is_default = 0 OR is_active = 1)
+	CONSTRAINT ck_model_registry_default_active CHECK (is_default = 0 OR is_active = 1),
+	CONSTRAINT ck_model_registry_flags CHECK (is_active IN (0, 1) AND is_default IN (0, 1))
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
 CREATE UNIQUE INDEX uq_model_registry_default ON model_registry (default_slot);
@@ -246,7 +248,9 @@ CREATE TABLE predictions (
 	CONSTRAINT ck_predictions_score_range CHECK (fail_risk_score >= 0 AND fail_risk_score <= 100),
 	CONSTRAINT ck_predictions_risk_level CHECK (risk_level IN ('LOW', 'MEDIUM', 'HIGH')),
 	CONSTRAINT ck_predictions_purpose CHECK (purpose IN ('serving', 'shadow')),
-	CONSTRAINT ck_predictions_shadow_never_latest CHECK (purpose = 'serving' OR is_latest = 0)
+	CONSTRAINT ck_predictions_shadow_never_latest CHECK (purpose = 'serving' OR is_latest = 0),
+	CONSTRAINT ck_predictions_flags CHECK (is_latest IN (0, 1)),
+	CONSTRAINT ck_predictions_level_matches_score CHECK ((risk_level = 'HIGH' AND fail_risk_score >= 70.0) OR (risk_level = 'MEDIUM' AND fail_risk_score >= 40.0 AND fail_risk_score < 70.0) OR (risk_level = 'LOW' AND fail_risk_score < 40.0))
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
 CREATE INDEX ix_predictions_course_latest ON predictions (course_id, latest_serving_slot);
@@ -371,7 +375,7 @@ CREATE UNIQUE INDEX uq_training_data_row ON training_data (user_id, course_id, s
 
 -- The Alembic revision this schema is (upgrades start from it).
 CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
-INSERT INTO alembic_version (version_num) VALUES ('0003_engagement_features');
+INSERT INTO alembic_version (version_num) VALUES ('0004_invariant_checks');
 
 DELIMITER ;;
 
