@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from catboost import Pool
 
 from dropout_pipelines.warehouse.schema import HIGH_RISK_FROM, MEDIUM_RISK_FROM
 
@@ -30,6 +31,35 @@ def feature_matrix(features: pd.DataFrame, model_features: Sequence[str]) -> pd.
         )
     matrix = features.loc[:, list(model_features)]
     return matrix.apply(pd.to_numeric, errors="coerce").astype("float64")
+
+
+REASONS_PER_PREDICTION = 3
+
+
+def top_reasons(model, matrix: pd.DataFrame, k: int = REASONS_PER_PREDICTION) -> list[list[dict]]:
+    """Why each student is flagged: the `k` features that pushed their risk up the most
+    (CatBoost SHAP values, in log-odds), with the student's value of each. A feature that
+    lowered the risk is no reason to worry and is left out."""
+    if matrix.empty:
+        return []
+    shap = model.get_feature_importance(data=Pool(matrix), type="ShapValues")[:, :-1]
+    order = np.argsort(-shap, axis=1)[:, :k]
+    rows = np.arange(len(matrix))[:, None]
+    contributions = np.round(shap[rows, order], 4)
+    values = matrix.to_numpy()[rows, order]
+    names = np.asarray(matrix.columns, dtype=object)[order]
+    return [
+        [
+            {
+                "feature": name,
+                "value": None if np.isnan(value) else round(float(value), 4),
+                "contribution": float(contribution),
+            }
+            for name, value, contribution in zip(row_names, row_values, row_contrib, strict=True)
+            if contribution > 0
+        ]
+        for row_names, row_values, row_contrib in zip(names, values, contributions, strict=True)
+    ]
 
 
 def fail_risk_scores(probabilities_of_fail: np.ndarray) -> np.ndarray:

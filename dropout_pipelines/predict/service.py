@@ -21,6 +21,7 @@ from dropout_pipelines.predict.scoring import (
     fail_risk_scores,
     feature_matrix,
     risk_levels,
+    top_reasons,
 )
 from dropout_pipelines.predict.selection import ModelChoice, resolve_model_for_course
 from dropout_pipelines.predict.writes import save_predictions
@@ -83,12 +84,17 @@ def _score(model: LoadedModel, features: pd.DataFrame) -> np.ndarray:
     return fail_risk_scores(model.model.predict_proba(matrix)[:, 1])
 
 
+def _reasons(model: LoadedModel, features: pd.DataFrame) -> list[list[dict]]:
+    return top_reasons(model.model, feature_matrix(features, model.features))
+
+
 def _rows(
     features: pd.DataFrame,
     choice: ModelChoice,
     scores: np.ndarray,
     purpose: str,
     arms: np.ndarray | None = None,
+    reasons: list[list[dict]] | None = None,
 ) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -102,13 +108,16 @@ def _rows(
             "snapshot_grade": features["mooc_grade_percentage"].to_numpy(),
             "snapshot_completion_rate": features["mooc_completion_rate"].to_numpy(),
             "snapshot_week": features["week_of_course"].to_numpy(),
+            "reasons": reasons if reasons is not None else None,
         }
     )
 
 
 def score_features(choice: ModelChoice, course_id: str, features: pd.DataFrame) -> pd.DataFrame:
-    """Serving rows (A/B arms when mapped) plus shadow rows when a shadow model is mapped."""
+    """Serving rows (A/B arms when mapped) with their reasons, plus shadow rows when a
+    shadow model is mapped."""
     serving_scores = _score(_load(choice), features)
+    reasons = _reasons(_load(choice), features)
     arms = None
     if choice.ab is not None:
         ab_choice, share = choice.ab
@@ -117,7 +126,9 @@ def score_features(choice: ModelChoice, course_id: str, features: pd.DataFrame) 
         if in_b.any():
             serving_scores = serving_scores.copy()
             serving_scores[in_b] = _score(_load(ab_choice), features[in_b])
-    serving = _rows(features, choice, serving_scores, "serving", arms)
+            b_reasons = iter(_reasons(_load(ab_choice), features[in_b]))
+            reasons = [next(b_reasons) if b else own for own, b in zip(reasons, in_b, strict=True)]
+    serving = _rows(features, choice, serving_scores, "serving", arms, reasons)
     if choice.ab is not None:
         in_b = serving["ab_arm"].eq("B")
         serving.loc[in_b, "model_name"] = choice.ab[0].model_name

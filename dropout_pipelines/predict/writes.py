@@ -28,6 +28,7 @@ PREDICTION_COLUMNS = (
     "snapshot_grade",
     "snapshot_completion_rate",
     "snapshot_week",
+    "reasons",
 )
 INSERT_CHUNK_ROWS = 10_000
 

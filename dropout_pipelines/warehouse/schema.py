@@ -296,6 +296,8 @@ predictions = sa.Table(
     sa.Column("snapshot_grade", sa.Double),
     sa.Column("snapshot_completion_rate", sa.Double),
     sa.Column("snapshot_week", sa.Integer),
+    # Why the student is flagged: up to three {feature, value, contribution} (SHAP).
+    sa.Column("reasons", sa.JSON),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("predicted_at", Timestamp, nullable=False),
     # 1 for the latest serving row, NULL otherwise: the unique index below then allows

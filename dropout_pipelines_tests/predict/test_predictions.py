@@ -98,6 +98,11 @@ def test_predict_course_scores_everyone_and_keeps_history(course):
     assert latest["fail_risk_score"].between(0, 100).all()
     assert (risk_levels(latest["fail_risk_score"]) == latest["risk_level"]).all()
     assert set(latest["model_name"]) == {"fm101"}
+    # every saved prediction says why: up to three features that raised the risk
+    reasons = [json.loads(r) if isinstance(r, str) else r for r in latest["reasons"]]
+    assert all(len(r) <= 3 for r in reasons) and any(reasons)
+    flagged = latest["fail_risk_score"].idxmax()
+    assert {"feature", "value", "contribution"} <= set(reasons[flagged][0])
     predict_course(course, COURSE, "run-2", NOW.replace(hour=10))
     assert _count(course, s.predictions.c.course_id == COURSE) == 2 * STUDENTS
     assert set(_latest(course)["run_id"]) == {"run-2"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from catboost import Pool
 
 from dropout_pipelines.predict.scoring import (
     MissingFeatureError,
@@ -14,7 +15,9 @@ from dropout_pipelines.predict.scoring import (
     feature_matrix,
     risk_level,
     risk_levels,
+    top_reasons,
 )
+from dropout_pipelines_tests.predict.conftest import training_frame
 
 
 def test_feature_matrix_follows_the_model_order_and_names_a_missing_feature():
@@ -49,3 +52,20 @@ def test_ab_arms_are_stable_and_near_the_share():
     assert ab_bucket("course-v1:X+Y+Z", 5) == ab_bucket("course-v1:X+Y+Z", 5)
     # Another course shuffles students differently.
     assert ab_arms("course-v1:X+Y+W", users, 0.3).tolist() != arms.tolist()
+
+
+def test_reasons_are_the_features_that_raised_the_risk_most(trained_model):
+    model = trained_model()
+    frame, _ = training_frame(seed=5, rows=40)
+    reasons = top_reasons(model, frame)
+    assert len(reasons) == 40
+    shap = model.get_feature_importance(data=Pool(frame), type="ShapValues")[:, :-1]
+    for row, row_reasons in enumerate(reasons):
+        assert len(row_reasons) <= 3
+        contributions = [reason["contribution"] for reason in row_reasons]
+        assert contributions == sorted(contributions, reverse=True)
+        assert all(c > 0 for c in contributions)
+        expected = sorted((v for v in shap[row] if v > 0), reverse=True)[:3]
+        assert contributions == pytest.approx(expected, abs=1e-4)
+        for reason in row_reasons:
+            assert reason["value"] == pytest.approx(frame.loc[row, reason["feature"]], abs=1e-4)

@@ -241,6 +241,7 @@ CREATE TABLE predictions (
 	snapshot_grade DOUBLE,
 	snapshot_completion_rate DOUBLE,
 	snapshot_week INTEGER,
+	reasons JSON,
 	run_id VARCHAR(64) NOT NULL,
 	predicted_at DATETIME(6) NOT NULL,
 	latest_serving_slot INTEGER GENERATED ALWAYS AS (CASE WHEN is_latest = 1 AND purpose = 'serving' THEN 1 END) STORED,
@@ -375,7 +376,7 @@ CREATE UNIQUE INDEX uq_training_data_row ON training_data (user_id, course_id, s
 
 -- The Alembic revision this schema is (upgrades start from it).
 CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
-INSERT INTO alembic_version (version_num) VALUES ('0004_invariant_checks');
+INSERT INTO alembic_version (version_num) VALUES ('0005_prediction_reasons');
 
 DELIMITER ;;
 
