@@ -45,22 +45,37 @@ def enrollment_frame(enrollments: pd.DataFrame, accounts: pd.DataFrame, ids: pd.
     ).drop_duplicates("user_id")
 
 
-def grades_frame(gradebook: pd.DataFrame, cutoffs: dict[str, float], threshold: float | None):
+def grades_frame(
+    gradebook: pd.DataFrame,
+    cutoffs: dict[str, float],
+    threshold: float | None,
+    decisions: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The `mooc_grades` rows. `passed` is, by preference: Open edX's own decision
+    (`decisions`: the course grades API, which follows the final grading policy, exams
+    included), the gradebook's field (forks), else percent ≥ the lowest cutoff;
+    `passed_source` says which (`open_edx`, `gradebook`, `cutoff`)."""
     percent = gradebook["percent"].astype(float)
     letters = gradebook["letter_grade"].where(
         gradebook["letter_grade"].notna(), letter_for(percent, cutoffs)
     )
+    passed = gradebook["passed"].astype("boolean")
+    source = pd.Series(None, index=gradebook.index, dtype=object).mask(passed.notna(), "gradebook")
+    if decisions is not None and not decisions.empty:
+        decided = gradebook["username"].map(decisions.set_index("username")["passed"])
+        source = source.mask(decided.notna(), "open_edx")
+        passed = decided.astype("boolean").where(decided.notna(), passed)
     if threshold is not None:
-        computed_pass = percent >= threshold
-        passed = gradebook["passed"].where(gradebook["passed"].notna(), computed_pass)
-    else:
-        passed = gradebook["passed"]
+        by_cutoff = passed.isna()
+        passed = passed.where(~by_cutoff, percent >= threshold)
+        source = source.mask(by_cutoff, "cutoff")
     return pd.DataFrame(
         {
             "user_id": gradebook["user_id"].astype("int64"),
             "grade_percentage": (percent * 100).clip(0, 100),
             "letter_grade": letters,
             "passed": passed.astype("boolean"),
+            "passed_source": source.where(passed.notna(), None),
             "section_breakdown": gradebook["section_breakdown"],
         }
     )

@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import datetime
 
+import pandas as pd
+
 from dropout_pipelines.features.engineering import CourseWindow
 from dropout_pipelines.ingest.bundle import CourseBundle
 from dropout_pipelines.ingest.course_frames import (
@@ -22,6 +24,7 @@ from dropout_pipelines.ingest.course_frames import (
     user_id_map,
 )
 from dropout_pipelines.ingest.digest import LrsCursor, StatementDigest
+from dropout_pipelines.ingest.errors import ApiRequestError, OpenEdxPermissionError
 from dropout_pipelines.ingest.lrs import LrsClient
 from dropout_pipelines.ingest.openedx import OpenEdxClient
 from dropout_pipelines.warehouse.course_keys import parse_course_key
@@ -53,6 +56,7 @@ def fetch_course(
         openedx = stack.enter_context(openedx_factory())
         lrs = stack.enter_context(lrs_factory())
         info = openedx.course(course_id).iloc[0]
+        ended = not pd.isna(info["end"]) and naive_datetime(info["end"]) <= now
         # One client (own session, own token) per concurrent endpoint: requests sessions
         # are not shared across threads.
         clients = {
@@ -67,6 +71,8 @@ def fetch_course(
                 name: pool.submit(fetch, clients[name], course_id)
                 for name, fetch in SOURCE_FETCHES.items()
             }
+            # After the end, the final pass decision comes from Open edX itself.
+            decisions_future = pool.submit(_final_decisions, openedx, course_id) if ended else None
             # The LRS is digested page by page (one page of statements in memory at a time).
             statements_future = pool.submit(_digest_lrs, lrs, course_id, digest)
             # Accounts need the enrolled usernames: start them as soon as the roster is in,
@@ -78,6 +84,7 @@ def fetch_course(
             results = {name: future.result() for name, future in futures.items()}
             accounts = accounts_future.result()
             statements_future.result()
+            decisions = decisions_future.result() if decisions_future is not None else None
         ids = user_id_map(enrollments, accounts, results["gradebook"])
         stats = {"course": openedx.stats, "lrs": lrs.stats}
         if concurrent:
@@ -98,7 +105,7 @@ def fetch_course(
         course=course,
         window=window,
         enrollments=enrollment_frame(enrollments, accounts, ids),
-        grades=grades_frame(results["gradebook"], cutoffs, threshold),
+        grades=grades_frame(results["gradebook"], cutoffs, threshold, decisions),
         completion=(
             results["completion"]
             .merge(ids, on="username", how="inner")
@@ -114,3 +121,12 @@ def fetch_course(
 def _digest_lrs(lrs: LrsClient, course_id: str, digest: StatementDigest) -> None:
     for page in lrs.statement_pages(course_id, since=digest.cursor.since()):
         digest.add(page)
+
+
+def _final_decisions(openedx: OpenEdxClient, course_id: str) -> pd.DataFrame | None:
+    """The course grades API's `passed`, or None where this Open edX does not offer it to
+    this account (the cutoff on `percent` stands in, and `passed_source` says so)."""
+    try:
+        return openedx.course_grades(course_id)
+    except (ApiRequestError, OpenEdxPermissionError):
+        return None

@@ -40,6 +40,11 @@ GRADEBOOK: dict[str, object] = {
     "letter_grade": "object",
     "passed": "object",
 }
+COURSE_GRADES: dict[str, object] = {
+    "username": STRING,
+    "percent": "float64",
+    "passed": "bool",
+}
 COMPLETION: dict[str, object] = {
     "username": STRING,
     "earned": "float64",

@@ -50,6 +50,7 @@ GRADEBOOK_PATH = "/api/grades/v1/gradebook/{course}/"
 COMPLETION_PATH = "/completion-aggregator/v1/course/{course}/"
 ACCOUNTS_PATH = "/api/user/v1/accounts"
 PROGRESS_PATH = "/api/course_home/v1/progress/{course}"
+COURSE_GRADES_PATH = "/api/grades/v1/courses/{course}/"
 
 Row = dict[str, Any]
 
@@ -147,6 +148,16 @@ class OpenEdxClient(SessionClient):
         frame = frames.build_frame(rows, frames.GRADEBOOK, endpoint)
         frame["email"] = frames.empty_strings_to_na(frame["email"])
         return frame
+
+    def course_grades(self, course_id: str) -> pd.DataFrame:
+        """Open edX's own pass decision per active learner (`CourseGradesView`, which
+        follows the course's final grading policy, exams included): `[username, percent,
+        passed]`."""
+        path = COURSE_GRADES_PATH.format(course=course_path_segment(course_id))
+        params = {"page_size": self.GRADEBOOK_PAGE_SIZE}
+        endpoint, records = self._collect(path, params, course_id)
+        rows = [course_grade_row(r, endpoint, f"results[{i}]") for i, r in enumerate(records)]
+        return frames.build_frame(rows, frames.COURSE_GRADES, endpoint)
 
     def completion(self, course_id: str) -> pd.DataFrame:
         """Completion of active learners: `[username, earned, possible, percent]`."""
@@ -264,6 +275,15 @@ def gradebook_row(record: Any, endpoint: str, where: str) -> Row:
         "section_breakdown": need(record, "section_breakdown", list, endpoint, where),
         "letter_grade": need(record, "letter_grade", str, endpoint, where, optional=True),
         "passed": need(record, "passed", bool, endpoint, where, optional=True),
+    }
+
+
+def course_grade_row(record: Any, endpoint: str, where: str) -> Row:
+    """Course grades entry: `username`, `percent`, `passed`."""
+    return {
+        "username": need(record, "username", str, endpoint, where),
+        "percent": need_fraction(record, "percent", endpoint, where),
+        "passed": need(record, "passed", bool, endpoint, where),
     }
 
 

@@ -137,7 +137,14 @@ def _write_sources(connection: sa.Connection, bundle: CourseBundle) -> dict[str,
             s.mooc_grades,
             _with(bundle.grades, course_id=course_id, fetched_at=stamp),
             ["user_id", "course_id"],
-            ["grade_percentage", "letter_grade", "passed", "section_breakdown", "fetched_at"],
+            [
+                "grade_percentage",
+                "letter_grade",
+                "passed",
+                "passed_source",
+                "section_breakdown",
+                "fetched_at",
+            ],  # fmt: skip
         ),
         "h5p_new": insert_new_rows(
             connection, s.h5p_results, _with(digest.h5p, course_id=course_id), "statement_id"

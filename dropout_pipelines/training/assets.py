@@ -14,7 +14,7 @@ from dropout_pipelines.clock import utc_now_s
 from dropout_pipelines.predict.store_resource import ModelStoreResource
 from dropout_pipelines.training.labels import DropoutRule
 from dropout_pipelines.training.partitions import semesters_partitions
-from dropout_pipelines.training.point_in_time import build_semester_training_data
+from dropout_pipelines.training.point_in_time import build_semester_training_data, label_sources
 from dropout_pipelines.training.semesters import semester_status
 from dropout_pipelines.training.train import train_and_register
 from dropout_pipelines.warehouse.resource import WarehouseResource
@@ -75,12 +75,20 @@ def training_data(
         now=now,
     )
     inserted = sum(counts.values())
-    context.log.info(f"{semester}: {inserted} new training rows {counts}")
+    sources = label_sources(engine, semester)
+    context.log.info(f"{semester}: {inserted} new training rows {counts}; labels by {sources}")
+    if sources.get("cutoff"):
+        context.log.warning(
+            f"{semester}: {sources['cutoff']} pass labels come from the cutoff on percent, not "
+            "from Open edX's own decision (the course grades API was not available)"
+        )
     return MaterializeResult(
         metadata={
             "courses": len(status.courses),
             "rows_inserted": inserted,
             "per_course": MetadataValue.json(counts),
+            "label_sources": MetadataValue.json(sources),
+            "labels_from_cutoff": sources.get("cutoff", 0),
         }
     )
 

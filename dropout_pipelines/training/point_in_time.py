@@ -188,3 +188,18 @@ def build_semester_training_data(
         rows = point_in_time_rows(snapshots, labels, semester, course.course_id, course_week_list)
         counts[course.course_id] = insert_training_rows(engine, rows, created_at=now)
     return counts
+
+
+def label_sources(engine: sa.Engine, semester: str) -> dict[str, int]:
+    """How the semester's pass labels were decided (`mooc_grades.passed_source`): Open edX's
+    own decision, a fork's gradebook field, or the cutoff on percent (a fallback: on real
+    courses it disagrees with the final policy for a share of students)."""
+    c, gr = s.courses, s.mooc_grades
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(sa.func.coalesce(gr.c.passed_source, "unknown"), sa.func.count())
+            .join(c, c.c.course_id == gr.c.course_id)
+            .where(c.c.semester == semester)
+            .group_by(sa.func.coalesce(gr.c.passed_source, "unknown"))
+        ).all()
+    return {source: int(count) for source, count in rows}

@@ -159,6 +159,8 @@ mooc_grades = sa.Table(
     sa.Column("grade_percentage", sa.Double),
     sa.Column("letter_grade", sa.String(16)),
     sa.Column("passed", sa.Boolean),
+    # Who decided `passed`: open_edx (course grades API) | gradebook | cutoff (percent).
+    sa.Column("passed_source", sa.String(16)),
     sa.Column("section_breakdown", sa.JSON),
     sa.Column("fetched_at", Timestamp, nullable=False),
     sa.CheckConstraint(

@@ -133,6 +133,14 @@ def test_ended_course_marks_final_grades(monkeypatch, simulator, sqlite_url):
         ).one()
     assert course.final_grades_fetched_at is not None
     assert course.final_grades_fetched_at > course.end_at
+    # after the end, pass/fail is Open edX's own decision (the course grades API)
+    with get_engine(sqlite_url).connect() as connection:
+        sources = connection.execute(
+            sa.select(s.mooc_grades.c.passed_source, sa.func.count())
+            .where(s.mooc_grades.c.course_id.in_([ENDED, RUNNING]))
+            .group_by(s.mooc_grades.c.course_id, s.mooc_grades.c.passed_source)
+        ).all()
+    assert {source for source, _ in sources} == {"open_edx"}
 
 
 def test_course_id_with_special_characters(monkeypatch, simulator, db_url):

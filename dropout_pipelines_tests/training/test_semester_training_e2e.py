@@ -62,6 +62,7 @@ def test_closed_semester_trains_a_model_that_beats_the_grade_baseline(
     assert outcome.success, outcome.failure_message()
     data = outcome.asset_metadata("training_data")
     assert data["rows_inserted"] > 0
+    assert data["labels_from_cutoff"] == 0  # every label is Open edX's own decision
     trained = outcome.asset_metadata("trained_model")
     assert trained["promoted"] is True  # no model served before
     with engine.connect() as connection:

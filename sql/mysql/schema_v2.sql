@@ -219,6 +219,7 @@ CREATE TABLE mooc_grades (
 	grade_percentage DOUBLE,
 	letter_grade VARCHAR(16),
 	passed BOOL,
+	passed_source VARCHAR(16),
 	section_breakdown JSON,
 	fetched_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (user_id, course_id),
@@ -376,7 +377,7 @@ CREATE UNIQUE INDEX uq_training_data_row ON training_data (user_id, course_id, s
 
 -- The Alembic revision this schema is (upgrades start from it).
 CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
-INSERT INTO alembic_version (version_num) VALUES ('0005_prediction_reasons');
+INSERT INTO alembic_version (version_num) VALUES ('0006_pass_decision_source');
 
 DELIMITER ;;
 
