@@ -95,6 +95,9 @@ def test_full_fetch_in_dagster_leaks_no_secret(
     all logging at DEBUG (urllib3 included), then fail on purpose with bad credentials, and
     search everything produced for the secrets."""
     caplog.set_level(logging.DEBUG)
+    # urllib3's own level too: another library in the process (the Kubernetes client) may
+    # have raised it to WARNING.
+    caplog.set_level(logging.DEBUG, logger="urllib3")
     set_env(monkeypatch, openedx_simulator, sessionid=sessionid)
     counts: dict[str, int] = {}
 
