@@ -34,14 +34,29 @@ EXPECTED_JOBS = {
     "set_default_model_job",
     "deactivate_model_job",
     "train_semester_job",
+    "freshness_check_job",
 }
-EXPECTED_SCHEDULES = {"predict_hourly", "predict_daily", "predict_weekly"}
-EXPECTED_SENSORS = {"course_discovery_sensor", "semester_closed_sensor"}
+EXPECTED_SCHEDULES = {
+    "predict_hourly",
+    "predict_daily",
+    "predict_weekly",
+    "predictions_freshness_schedule",
+}
+EXPECTED_SENSORS = {"course_discovery_sensor", "semester_closed_sensor", "run_failure_logger"}
 EXPECTED_RESOURCES = {"warehouse", "openedx", "lrs", "model_store"}
 EXPECTED_CHECKS = {
     "every_student_has_a_latest_prediction",
     "scores_within_range",
     "risk_level_matches_score",
+    "predictions_are_fresh",
+    "enrollment_keys_unique",
+    "grade_keys_unique",
+    "h5p_statement_keys_unique",
+    "student_feature_keys_unique",
+    "feature_snapshot_keys_unique",
+    "training_data_keys_unique",
+    "training_rows_never_decrease",
+    "model_quality_above_floor",
 }
 
 

@@ -52,6 +52,7 @@ class MariaDBServer:
     process: subprocess.Popen | None = None
     external_admin_url: sa.URL | None = None
     _databases: list[str] = field(default_factory=list)
+    _command: tuple[str, Path, list[str]] | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -117,6 +118,18 @@ class MariaDBServer:
             check=True,
             capture_output=True,
         )
+        self._launch(mariadbd, data_dir, run_as)
+        with self._admin_connection() as connection, connection.cursor() as cursor:
+            for host in ("127.0.0.1", "localhost"):
+                cursor.execute(
+                    f"CREATE USER IF NOT EXISTS '{TEST_USER}'@'{host}' IDENTIFIED BY %s",
+                    (TEST_PASSWORD,),
+                )
+                cursor.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{TEST_USER}'@'{host}'")
+        return self
+
+    def _launch(self, mariadbd: str, data_dir: Path, run_as: list[str]) -> None:
+        """Start `mariadbd` on the datadir and port, and wait until it accepts connections."""
         log_path = self.base_dir / "mariadbd.log"
         # Its own tmpdir: internal temporary tables must not live where other programs
         # clean up (/tmp).
@@ -146,14 +159,7 @@ class MariaDBServer:
             stderr=subprocess.DEVNULL,
         )
         self._wait_until_ready(log_path)
-        with self._admin_connection() as connection, connection.cursor() as cursor:
-            for host in ("127.0.0.1", "localhost"):
-                cursor.execute(
-                    f"CREATE USER IF NOT EXISTS '{TEST_USER}'@'{host}' IDENTIFIED BY %s",
-                    (TEST_PASSWORD,),
-                )
-                cursor.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{TEST_USER}'@'{host}'")
-        return self
+        self._command = (mariadbd, data_dir, run_as)
 
     def _wait_until_ready(self, log_path: Path) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -180,6 +186,34 @@ class MariaDBServer:
             self.process.kill()
             self.process.wait()
         shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def crash(self) -> None:
+        """Kill `mariadbd` with SIGKILL (a power cut for the server), keeping its datadir."""
+        if self.process is None:
+            raise RuntimeError("not a server this session started: it cannot be crashed")
+        self.process.kill()
+        self.process.wait()
+
+    def shutdown(self) -> None:
+        """Stop `mariadbd` cleanly (SIGTERM), keeping its datadir for `restart()`."""
+        if self.process is None:
+            raise RuntimeError("not a server this session started: it cannot be shut down")
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> MariaDBServer:
+        """Start `mariadbd` again on the same datadir and port (after `crash` or `shutdown`;
+        InnoDB recovers and rolls back what was not committed)."""
+        if self._command is None or self.process is None:
+            raise RuntimeError("restart() needs a server started by start()")
+        if self.process.poll() is None:
+            raise RuntimeError("the server is still running")
+        self._launch(*self._command)
+        return self
 
 
 def start_test_server() -> MariaDBServer:
