@@ -330,6 +330,7 @@ def test_predictions_asset_with_checks(course, db_url, monkeypatch):
         "every_student_has_a_latest_prediction": True,
         "scores_within_range": True,
         "risk_level_matches_score": True,
+        "predictions_are_fresh": True,
     }
 
 
