@@ -73,3 +73,15 @@ def dagster_home(tmp_path) -> Path:
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     return home
+
+
+@pytest.fixture(autouse=True)
+def _forget_the_instance_of_the_previous_test() -> Iterator[None]:
+    """Dagster 1.13 keeps the entered instance's defs-state storage in a context variable;
+    entering the same instance twice (a schedule context built on a `with` instance does)
+    leaves it set after the instance is gone, and the next test's first `Definitions` load
+    then fails on a dead weak reference. Each test starts without it."""
+    yield
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
