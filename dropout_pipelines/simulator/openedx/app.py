@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from dropout_pipelines.simulator.openedx import serializers as ser
 from dropout_pipelines.simulator.openedx.auth import AuthError, LmsAuth, basic_credentials
+from dropout_pipelines.simulator.openedx.blocks import blocks_json
 from dropout_pipelines.simulator.openedx.config import SimulatorConfig
 from dropout_pipelines.simulator.openedx.data import CourseData, Dataset
 from dropout_pipelines.simulator.openedx.faults import FaultInjector, FaultMiddleware
@@ -314,12 +315,22 @@ def build_app(state: SimulatorState) -> Starlette:
                 mapping[name] = users.external_id(index)
         return _json(mapping)
 
+    async def course_blocks(request: Request) -> Response:
+        """``GET /api/courses/v2/blocks/?course_id=…&requested_fields=graded,format,due``."""
+        auth.require_staff(request)
+        course = course_or_none(request.query_params.get("course_id", ""))
+        if course is None:
+            return _not_found()
+        requested = set(request.query_params.get("requested_fields", "").split(","))
+        return _json(blocks_json(course.info, _base(request), requested))
+
     routes = [
         Route("/oauth2/access_token", handles_errors(access_token), methods=["POST"]),
         Route("/oauth2/access_token/", handles_errors(access_token), methods=["POST"]),
         Route("/api/courses/v1/courses/", handles_errors(course_list)),
         Route("/api/courses/v1/courses/{course_id}", handles_errors(course_detail)),
         Route("/api/courses/v1/courses/{course_id}/", handles_errors(course_detail)),
+        Route("/api/courses/v2/blocks/", handles_errors(course_blocks)),
         Route("/api/enrollment/v1/enrollments", handles_errors(enrollments)),
         Route("/api/enrollment/v1/enrollments/", handles_errors(enrollments)),
         Route("/api/grades/v1/gradebook/{course_id}/", handles_errors(gradebook)),
