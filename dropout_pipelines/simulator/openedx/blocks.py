@@ -1,7 +1,7 @@
 """``GET /api/courses/v2/blocks/`` — the course outline as Open edX's Course Blocks API serves
 it to a staff user: `{"root": usage_key, "blocks": {usage_key: block}}`, each block with
 `id`, `block_id`, `type`, `display_name`, `children` and the requested `graded`, `format`
-(the assignment type of a graded subsection) and `due`.
+(the assignment type of a graded subsection), `due` and `weight` (a problem's points).
 
 The outline: one chapter per graded subsection (its units, videos and problems under it),
 plus an ungraded welcome chapter holding the H5P activities. Problem and unit ids are the
@@ -16,7 +16,7 @@ from dropout_pipelines.simulator.openedx.activity import PROBLEMS_PER_SUBSECTION
 from dropout_pipelines.simulator.openedx.catalog import UNIT_FRACS, VIDEO_FRACS, CourseInfo
 from dropout_pipelines.simulator.openedx.serializers import iso
 
-BLOCK_FIELDS = ("graded", "format", "due")
+BLOCK_FIELDS = ("graded", "format", "due", "weight")
 
 
 def _block(info: CourseInfo, base: str, block_type: str, slug: str, name: str, **extra) -> dict:
@@ -31,6 +31,7 @@ def _block(info: CourseInfo, base: str, block_type: str, slug: str, name: str, *
         "graded": extra.pop("graded", False),
         "format": extra.pop("format", None),
         "due": extra.pop("due", None),
+        "weight": extra.pop("weight", None),
         "children": extra.pop("children", []),
     }
 
@@ -64,8 +65,9 @@ def blocks_json(info: CourseInfo, base: str, requested: set[str]) -> dict:
             _block(
                 info, base, "problem", f"{sub.slug}_p{j + 1}",
                 f"{sub.display_name} – câu {j + 1}", graded=True, format=sub.assignment_type,
+                weight=float(points),
             )
-            for j in range(min(len(sub.problem_points), PROBLEMS_PER_SUBSECTION_MAX))
+            for j, points in enumerate(sub.problem_points[:PROBLEMS_PER_SUBSECTION_MAX])
         ]  # fmt: skip
         sequential = _block(
             info, base, "sequential", sub.slug, sub.display_name, graded=True,
