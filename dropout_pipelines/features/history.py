@@ -24,11 +24,18 @@ its snapshot describes the last instant of that week (clamped to the course end)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
+from dropout_pipelines.features.assessments import (
+    TIMING_COLUMNS,
+    assessment_timing,
+    policy_grade,
+    subsection_scores,
+)
 from dropout_pipelines.features.engagement import (
     complete_days,
     course_percentiles,
@@ -41,6 +48,8 @@ from dropout_pipelines.features.grades import letter_for
 from dropout_pipelines.warehouse.schema import FEATURE_COLUMN_NAMES
 
 CONTENT_KINDS = ("navigation", "video", "problem", "h5p")
+OUTLINE_COLUMNS = ["problem_id", "subsection_id", "assignment_type", "due", "points"]
+POLICY_COLUMNS = ["assignment_type", "weight", "drop_count", "min_count"]
 LAST_INSTANT = timedelta(microseconds=1)
 
 
@@ -52,7 +61,11 @@ class CourseHistory:
     - `h5p`: user_id, content_id, score_raw, score_max, completed, duration_s, occurred_at;
     - `attempts`: user_id, block_id, score_raw, score_max, occurred_at;
     - `visits`: user_id, activity_key, activity_kind, first_at;
-    - `daily`: user_id, activity_day, activity_kind, statements, first_at, last_at.
+    - `daily`: user_id, activity_day, activity_kind, statements, first_at, last_at;
+    - `outline`: the graded problems (problem_id, subsection_id, assignment_type, due,
+      points), `policy` the grading policy (assignment_type, weight, drop_count, min_count)
+      and `content_blocks` the outline's content blocks: empty/None where Open edX did not
+      expose them (the grade then falls back to an unweighted sum).
     """
 
     roster: pd.DataFrame
@@ -60,6 +73,9 @@ class CourseHistory:
     attempts: pd.DataFrame
     visits: pd.DataFrame
     daily: pd.DataFrame
+    outline: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OUTLINE_COLUMNS))
+    policy: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=POLICY_COLUMNS))
+    content_blocks: int | None = None
 
     def grade_possible(self) -> float:
         """The course's total possible score as far as its history shows."""
@@ -96,14 +112,28 @@ def weeks_before_end(window: CourseWindow) -> list[int]:
     return course_weeks(window)[:-1]
 
 
-def grade_so_far(
-    attempts: pd.DataFrame, possible: float, cutoffs: dict[str, float] | None
-) -> pd.DataFrame:
-    """user_id, grade_percentage, passed, letter_grade from the submissions given."""
+def unweighted_grade(attempts: pd.DataFrame, possible: float) -> pd.Series:
+    """Best points per problem summed over the total possible (no policy known), by user."""
     earned = attempts.groupby(["user_id", "block_id"])["score_raw"].max().groupby("user_id").sum()
-    percent = (earned / possible * 100).clip(0, 100) if possible else earned * 0.0
+    return (earned / possible * 100).clip(0, 100) if possible else earned * 0.0
+
+
+def grade_so_far(
+    user_ids: pd.Series,
+    attempts: pd.DataFrame,
+    history: CourseHistory,
+    possible: float,
+    cutoffs: dict[str, float] | None,
+) -> pd.DataFrame:
+    """user_id, grade_percentage, passed, letter_grade from the submissions given: under the
+    course's grading policy when its outline and policy are known."""
+    if not history.outline.empty and not history.policy.empty:
+        scores = subsection_scores(attempts, history.outline)
+        percent = policy_grade(user_ids, scores, history.outline, history.policy)
+    else:
+        percent = unweighted_grade(attempts, possible).reindex(user_ids.to_numpy())
     grades = pd.DataFrame(
-        {"user_id": earned.index.astype("int64"), "grade_percentage": percent.to_numpy()}
+        {"user_id": user_ids.to_numpy().astype("int64"), "grade_percentage": percent.to_numpy()}
     )
     if cutoffs:
         fraction = grades["grade_percentage"] / 100
@@ -136,31 +166,26 @@ def features_as_of(
     window: CourseWindow,
     moment: datetime,
     *,
-    grades: pd.DataFrame | None = None,
-    completion: pd.DataFrame | None = None,
     cutoffs: dict[str, float] | None = None,
     grade_possible: float | None = None,
     content_activities: int | None = None,
 ) -> pd.DataFrame:
     """`user_id` + every feature column, one row per student enrolled by `moment`,
-    computed only from history up to `moment` (clamped to the course end).
-
-    `grades`/`completion`: what Open edX reports now (live capture); when None they are
-    rebuilt from the stored submissions and visits up to `moment`.
-    """
+    computed only from history up to `moment` (clamped to the course end). The live capture
+    and the rebuild of a past week call this same function on the same stored inputs."""
     cut = pd.Timestamp(window.clamp(moment))
     enrolled = pd.to_datetime(history.roster["enrolled_at"])
     roster = history.roster[enrolled.isna() | (enrolled <= cut)]
     h5p = history.h5p[pd.to_datetime(history.h5p["occurred_at"]) <= cut]
-    if grades is None:
-        possible = history.grade_possible() if grade_possible is None else grade_possible
-        attempts = history.attempts[pd.to_datetime(history.attempts["occurred_at"]) <= cut]
-        grades = grade_so_far(attempts, possible, cutoffs)
-    if completion is None:
-        blocks = history.content_activities() if content_activities is None else content_activities
-        completion = completion_so_far(
-            history.visits[pd.to_datetime(history.visits["first_at"]) <= cut], blocks
-        )
+    attempts = history.attempts[pd.to_datetime(history.attempts["occurred_at"]) <= cut]
+    possible = history.grade_possible() if grade_possible is None else grade_possible
+    grades = grade_so_far(roster["user_id"], attempts, history, possible, cutoffs)
+    blocks = history.content_blocks or (
+        history.content_activities() if content_activities is None else content_activities
+    )
+    completion = completion_so_far(
+        history.visits[pd.to_datetime(history.visits["first_at"]) <= cut], blocks
+    )
     days = complete_days(history.daily, cut)
     features = build_features(
         roster=roster,
@@ -172,7 +197,15 @@ def features_as_of(
         as_of=cut.to_pydatetime(),
         h5p_contents_in_course=int(h5p["content_id"].nunique()),
     )
-    return with_engagement(features, roster, days, history, window, cut)
+    features = with_engagement(features, roster, days, history, window, cut)
+    if not history.outline.empty:
+        timing = assessment_timing(
+            features["user_id"], subsection_scores(attempts, history.outline), history.outline, cut
+        )
+        features = features.drop(columns=list(TIMING_COLUMNS)).merge(
+            timing, on="user_id", how="left"
+        )
+    return features[["user_id", *FEATURE_COLUMN_NAMES]]
 
 
 def with_engagement(
@@ -193,7 +226,9 @@ def with_engagement(
     out["enrolled_days_before_start"] = registration_timing(ordered, window.start).to_numpy()
     # the withdrawal moment comes from the whole history; whether it happened, from `cut`
     out["is_unenrolled"] = unenrolled_as_of(ordered.reset_index(), history.daily, cut).to_numpy()
-    return out[["user_id", *FEATURE_COLUMN_NAMES]]
+    for column in TIMING_COLUMNS:
+        out[column] = np.nan  # filled in when the course outline is known
+    return out
 
 
 def weekly_snapshots(

@@ -64,4 +64,32 @@ def load_course_history(connection: sa.Connection, course_id: str) -> CourseHist
     )  # fmt: skip
     for frame in (roster, h5p, attempts, visits, daily):
         frame["user_id"] = frame["user_id"].astype("int64")
-    return CourseHistory(roster=roster, h5p=h5p, attempts=attempts, visits=visits, daily=daily)
+    ca, gp = s.course_assessments, s.course_grading_policy
+    outline = _frame(
+        connection,
+        sa.select(
+            ca.c.problem_id, ca.c.subsection_id, ca.c.assignment_type, ca.c.due_at.label("due"),
+            ca.c.points,
+        ).where(ca.c.course_id == course_id),
+        ["due"],
+    )  # fmt: skip
+    policy = _frame(
+        connection,
+        sa.select(gp.c.assignment_type, gp.c.weight, gp.c.drop_count, gp.c.min_count).where(
+            gp.c.course_id == course_id
+        ),
+        [],
+    )
+    content_blocks = connection.execute(
+        sa.select(s.courses.c.content_blocks).where(s.courses.c.course_id == course_id)
+    ).scalar()
+    return CourseHistory(
+        roster=roster,
+        h5p=h5p,
+        attempts=attempts,
+        visits=visits,
+        daily=daily,
+        outline=outline,
+        policy=policy,
+        content_blocks=content_blocks,
+    )

@@ -17,8 +17,9 @@ class CourseBundle:
     """Everything fetched for one course, ready for one transaction.
 
     `enrollments` and `grades` carry exactly the columns of their tables (plus `user_id`);
-    `completion` is the aggregator's user_id, completion_rate; `statements` is the
-    digest of the LRS statements stored since the course's cursor.
+    `completion` is the aggregator's user_id, completion_rate; `outline` the graded problems
+    of the Course Blocks API and `policy` the grading policy (both empty when not exposed);
+    `statements` is the digest of the LRS statements stored since the course's cursor.
     """
 
     course: dict
@@ -27,6 +28,8 @@ class CourseBundle:
     grades: pd.DataFrame
     completion: pd.DataFrame
     cutoffs: dict[str, float]
+    outline: pd.DataFrame
+    policy: pd.DataFrame
     statements: DigestedStatements
     fetched_at: datetime
     stats: dict[str, FetchStats] = field(default_factory=dict)

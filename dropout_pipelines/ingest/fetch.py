@@ -25,6 +25,7 @@ from dropout_pipelines.ingest.course_frames import (
 )
 from dropout_pipelines.ingest.digest import LrsCursor, StatementDigest
 from dropout_pipelines.ingest.errors import ApiRequestError, OpenEdxPermissionError
+from dropout_pipelines.ingest.frames import OUTLINE
 from dropout_pipelines.ingest.lrs import LrsClient
 from dropout_pipelines.ingest.openedx import OpenEdxClient
 from dropout_pipelines.warehouse.course_keys import parse_course_key
@@ -38,6 +39,8 @@ SOURCE_FETCHES: dict[str, Callable[[OpenEdxClient, str], object]] = {
     "gradebook": OpenEdxClient.gradebook,
     "completion": OpenEdxClient.completion,
     "cutoffs": OpenEdxClient.grade_cutoffs,
+    "outline": lambda client, course_id: _optional(client.course_outline, course_id),
+    "policy": OpenEdxClient.grading_policy,
 }
 
 
@@ -93,8 +96,10 @@ def fetch_course(
     cutoffs = results["cutoffs"]
     threshold = min(cutoffs.values()) if cutoffs else None
     window = CourseWindow(start=naive_datetime(info["start"]), end=naive_datetime(info["end"]))
+    outline, content_blocks = results["outline"] or (pd.DataFrame(columns=list(OUTLINE)), None)
     course = {
         "course_id": course_id,
+        "content_blocks": content_blocks,
         "display_name": info["name"],
         "org": info["org"] or parse_course_key(course_id).org,
         "semester": semester_for(course_id, window.start),
@@ -112,6 +117,8 @@ def fetch_course(
             .rename(columns={"percent": "completion_rate"})[["user_id", "completion_rate"]]
         ),
         cutoffs=cutoffs,
+        outline=outline,
+        policy=results["policy"],
         statements=digest.result(ids),
         fetched_at=now,
         stats=stats,
@@ -121,6 +128,14 @@ def fetch_course(
 def _digest_lrs(lrs: LrsClient, course_id: str, digest: StatementDigest) -> None:
     for page in lrs.statement_pages(course_id, since=digest.cursor.since()):
         digest.add(page)
+
+
+def _optional(fetch: Callable, course_id: str):
+    """The source, or None where this Open edX does not offer it to this account."""
+    try:
+        return fetch(course_id)
+    except (ApiRequestError, OpenEdxPermissionError):
+        return None
 
 
 def _final_decisions(openedx: OpenEdxClient, course_id: str) -> pd.DataFrame | None:

@@ -45,6 +45,19 @@ COURSE_GRADES: dict[str, object] = {
     "percent": "float64",
     "passed": "bool",
 }
+OUTLINE: dict[str, object] = {
+    "problem_id": STRING,
+    "subsection_id": STRING,
+    "assignment_type": "object",
+    "due": DATETIME,
+    "points": "float64",
+}
+POLICY: dict[str, object] = {
+    "assignment_type": STRING,
+    "weight": "float64",
+    "drop_count": "int64",
+    "min_count": "int64",
+}
 COMPLETION: dict[str, object] = {
     "username": STRING,
     "earned": "float64",

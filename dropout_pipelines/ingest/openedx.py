@@ -51,6 +51,8 @@ COMPLETION_PATH = "/completion-aggregator/v1/course/{course}/"
 ACCOUNTS_PATH = "/api/user/v1/accounts"
 PROGRESS_PATH = "/api/course_home/v1/progress/{course}"
 COURSE_GRADES_PATH = "/api/grades/v1/courses/{course}/"
+BLOCKS_PATH = "/api/courses/v2/blocks/"
+CONTENT_BLOCK_TYPES = ("vertical", "video", "problem", "h5pxblock", "html", "discussion")
 
 Row = dict[str, Any]
 
@@ -182,7 +184,33 @@ class OpenEdxClient(SessionClient):
             self._session.page_done(endpoint, number, len(records))
         return frames.build_frame(rows, frames.ACCOUNTS, endpoint, "[*]")
 
-    # -- grading policy --------------------------------------------------------------------
+    # -- course outline and grading policy -------------------------------------------------
+
+    def course_outline(self, course_id: str) -> tuple[pd.DataFrame, int]:
+        """The graded problems (`[problem_id, subsection_id, assignment_type, due, points]`,
+        usage keys) and the number of content blocks, from the Course Blocks API."""
+        url = api_url(self.base_url, BLOCKS_PATH)
+        params = {
+            "course_id": course_id,
+            "depth": "all",
+            "all_blocks": "true",
+            "requested_fields": "graded,format,due,weight,children",
+        }
+        document = self._session.get_json(url, params, resource=course_id)
+        endpoint = endpoint_of(url)
+        self._session.page_done(endpoint, 1, 1)
+        return outline_rows(document, endpoint)
+
+    def grading_policy(self, course_id: str) -> pd.DataFrame:
+        """`[assignment_type, weight, drop_count, min_count]` from the progress API's
+        `grading_policy.assignment_policies`; empty when not exposed to this account."""
+        path = PROGRESS_PATH.format(course=course_path_segment(course_id))
+        url = api_url(self.base_url, path)
+        try:
+            document = self._session.get_json(url, resource=course_id)
+            return assignment_policies(document, endpoint_of(url))
+        except (ApiRequestError, OpenEdxPermissionError, PayloadError, UpstreamError):
+            return pd.DataFrame(columns=list(frames.POLICY))
 
     def grade_cutoffs(self, course_id: str) -> dict[str, float]:
         """Letter → minimum fraction (e.g. `{"A": 0.85, ..., "D": 0.5}` or `{"Pass": 0.5}`),
@@ -319,3 +347,49 @@ def grade_range(document: Any, endpoint: str) -> dict[str, float]:
         for letter in cutoffs
     }
     return dict(sorted(parsed.items(), key=lambda item: -item[1]))
+
+
+def outline_rows(document: Any, endpoint: str) -> tuple[pd.DataFrame, int]:
+    """Graded problems under graded subsections, and the count of content blocks."""
+    blocks = need(document, "blocks", dict, endpoint, "")
+    rows: list[Row] = []
+    content = 0
+    for key, block in blocks.items():
+        where = f"blocks[{key}]"
+        kind = need(block, "type", str, endpoint, where)
+        content += kind in CONTENT_BLOCK_TYPES
+        if kind != "sequential" or not need(block, "graded", bool, endpoint, where, optional=True):
+            continue
+        for child in need(block, "children", list, endpoint, where, optional=True) or []:
+            problem = blocks.get(child)
+            if not isinstance(problem, dict) or problem.get("type") != "problem":
+                continue
+            rows.append(
+                {
+                    "problem_id": child,
+                    "subsection_id": key,
+                    "assignment_type": need(block, "format", str, endpoint, where, optional=True),
+                    "due": need(block, "due", str, endpoint, where, optional=True),
+                    "points": need(
+                        problem, "weight", NUMBER, endpoint, f"blocks[{child}]", optional=True
+                    ),
+                }
+            )
+    return frames.build_frame(rows, frames.OUTLINE, endpoint, "blocks[*]"), content
+
+
+def assignment_policies(document: Any, endpoint: str) -> pd.DataFrame:
+    """`grading_policy.assignment_policies` of the progress API."""
+    policy = need(document, "grading_policy", dict, endpoint, "")
+    entries = need(policy, "assignment_policies", list, endpoint, "grading_policy")
+    where = "grading_policy.assignment_policies"
+    rows = [
+        {
+            "assignment_type": need(entry, "type", str, endpoint, f"{where}[{i}]"),
+            "weight": float(need(entry, "weight", NUMBER, endpoint, f"{where}[{i}]")),
+            "drop_count": need(entry, "num_droppable", int, endpoint, f"{where}[{i}]"),
+            "min_count": need(entry, "num_total", int, endpoint, f"{where}[{i}]"),
+        }
+        for i, entry in enumerate(entries)
+    ]
+    return frames.build_frame(rows, frames.POLICY, endpoint, where)

@@ -167,6 +167,18 @@ def _write_sources(connection: sa.Connection, bundle: CourseBundle) -> dict[str,
                 "last_at": "max",
             },
         ),
+        "outline": _replace_course_rows(
+            connection,
+            s.course_assessments,
+            course_id,
+            _with(bundle.outline.rename(columns={"due": "due_at"}), course_id=course_id),
+        ),
+        "policy": _replace_course_rows(
+            connection,
+            s.course_grading_policy,
+            course_id,
+            _with(bundle.policy, course_id=course_id),
+        ),
         "visits": upsert_accumulate(
             connection,
             s.learner_first_visits,
@@ -175,6 +187,18 @@ def _write_sources(connection: sa.Connection, bundle: CourseBundle) -> dict[str,
             {"first_at": "min"},
         ),
     }
+
+
+def _replace_course_rows(
+    connection: sa.Connection, table: sa.Table, course_id: str, rows: list[dict]
+) -> int:
+    """The course's rows of `table` replaced by `rows` (an outline or policy as it is now).
+    Nothing is replaced when Open edX did not return them this time."""
+    if not rows:
+        return 0
+    connection.execute(sa.delete(table).where(table.c.course_id == course_id))
+    connection.execute(sa.insert(table), rows)
+    return len(rows)
 
 
 def _captured_weeks(connection: sa.Connection, course_id: str) -> set[int]:
@@ -215,9 +239,9 @@ def write_course_bundle(engine: sa.Engine, bundle: CourseBundle) -> WriteCounts:
             )
         written = _write_sources(connection, bundle)
         history = load_course_history(connection, course_id)
-        features = features_as_of(
-            history, window, stamp, grades=bundle.grades, completion=bundle.completion
-        ).assign(course_id=course_id)
+        features = features_as_of(history, window, stamp, cutoffs=bundle.cutoffs).assign(
+            course_id=course_id
+        )
         feature_rows = upsert_rows(
             connection,
             s.student_features,

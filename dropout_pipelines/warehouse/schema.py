@@ -67,6 +67,8 @@ ENGAGEMENT_COUNTS = (
     "distinct_activities", "navigation_statements", "video_statements", "problem_statements",
     "h5p_statements", "forum_statements",
 )  # fmt: skip
+ASSESSMENT_COUNTS = ("assessments_due", "assessments_submitted", "assessments_missed")
+ASSESSMENT_RATIOS = ("mean_lateness_days", "mean_submitted_score")
 ENGAGEMENT_RATIOS = (
     "statements_trend_7d", "statements_total_pct", "statements_7d_pct", "statements_14d_pct",
     "statements_28d_pct", "active_days_7d_pct", "active_days_14d_pct", "active_days_28d_pct",
@@ -111,9 +113,17 @@ def invariant_checks(table: str) -> list[sa.CheckConstraint]:
     return [sa.CheckConstraint(sql, name=name) for name, sql in INVARIANT_CHECKS[table].items()]
 
 
+def assessment_feature_columns() -> list[sa.Column]:
+    """Assessment timing from the course outline's due dates (`features/assessments.py`)."""
+    return [
+        *(sa.Column(name, sa.Integer) for name in ASSESSMENT_COUNTS),
+        *(sa.Column(name, sa.Double) for name in ASSESSMENT_RATIOS),
+    ]
+
+
 def feature_columns() -> list[sa.Column]:
     """The per-student feature columns shared by features, snapshots and training rows."""
-    return [*base_feature_columns(), *engagement_feature_columns()]
+    return [*base_feature_columns(), *engagement_feature_columns(), *assessment_feature_columns()]
 
 
 BASE_FEATURE_NAMES: tuple[str, ...] = tuple(column.name for column in base_feature_columns())
@@ -131,6 +141,8 @@ courses = sa.Table(
     sa.Column("end_at", Timestamp),
     sa.Column("discovered_at", Timestamp, nullable=False),
     sa.Column("final_grades_fetched_at", Timestamp),
+    # Content blocks of the outline (units, videos, problems, H5P): completion's denominator.
+    sa.Column("content_blocks", sa.Integer),
     sa.Index("ix_courses_semester", "semester"),
     **MYSQL_TABLE_OPTIONS,
 )
@@ -252,6 +264,32 @@ assessment_attempts = sa.Table(
     sa.Column("score_max", sa.Double),
     sa.Column("occurred_at", Timestamp, nullable=False),
     sa.Index("ix_assessment_attempts_course_user", "course_id", "user_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# The graded problems of a course's outline (Course Blocks API): which subsection and
+# assignment type each belongs to, its points, and the subsection's due date.
+course_assessments = sa.Table(
+    "course_assessments",
+    metadata,
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("problem_id", sa.String(255), primary_key=True),
+    sa.Column("subsection_id", sa.String(255), nullable=False),
+    sa.Column("assignment_type", sa.String(64)),
+    sa.Column("due_at", Timestamp),
+    sa.Column("points", sa.Double),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# The course's grading policy: weight, dropped and counted subsections per assignment type.
+course_grading_policy = sa.Table(
+    "course_grading_policy",
+    metadata,
+    sa.Column("course_id", CourseId, primary_key=True),
+    sa.Column("assignment_type", sa.String(64), primary_key=True),
+    sa.Column("weight", sa.Double, nullable=False),
+    sa.Column("drop_count", sa.Integer, nullable=False),
+    sa.Column("min_count", sa.Integer, nullable=False),
     **MYSQL_TABLE_OPTIONS,
 )
 

@@ -82,6 +82,9 @@ def test_first_ingestion_creates_schema_and_fills_every_table(monkeypatch, simul
     assert _count(engine, s.student_features, RUNNING) == truth["enrollments"]
     assert _count(engine, s.mooc_grades, RUNNING) == truth["active_enrollments"]
     assert _count(engine, s.h5p_results, RUNNING) > 0
+    # the outline's graded problems and the grading policy, for the policy-weighted grade
+    assert _count(engine, s.course_assessments, RUNNING) > 0
+    assert _count(engine, s.course_grading_policy, RUNNING) == 3
     assert run.asset_metadata("student_features")["students"] == truth["enrollments"]
     snapshots = run.asset_metadata("feature_snapshots")
     assert snapshots["rows"] == truth["enrollments"]  # this week's live capture

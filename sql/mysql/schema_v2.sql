@@ -15,6 +15,25 @@ CREATE TABLE assessment_attempts (
 
 CREATE INDEX ix_assessment_attempts_course_user ON assessment_attempts (course_id, user_id);
 
+CREATE TABLE course_assessments (
+	course_id VARCHAR(255) NOT NULL,
+	problem_id VARCHAR(255) NOT NULL,
+	subsection_id VARCHAR(255) NOT NULL,
+	assignment_type VARCHAR(64),
+	due_at DATETIME(6),
+	points DOUBLE,
+	PRIMARY KEY (course_id, problem_id)
+)ENGINE=InnoDB CHARSET=utf8mb4;
+
+CREATE TABLE course_grading_policy (
+	course_id VARCHAR(255) NOT NULL,
+	assignment_type VARCHAR(64) NOT NULL,
+	weight DOUBLE NOT NULL,
+	drop_count INTEGER NOT NULL,
+	min_count INTEGER NOT NULL,
+	PRIMARY KEY (course_id, assignment_type)
+)ENGINE=InnoDB CHARSET=utf8mb4;
+
 CREATE TABLE course_model_mapping (
 	course_id VARCHAR(255) NOT NULL,
 	model_name VARCHAR(128) NOT NULL,
@@ -40,6 +59,7 @@ CREATE TABLE courses (
 	end_at DATETIME(6),
 	discovered_at DATETIME(6) NOT NULL,
 	final_grades_fetched_at DATETIME(6),
+	content_blocks INTEGER,
 	PRIMARY KEY (course_id)
 )ENGINE=InnoDB CHARSET=utf8mb4;
 
@@ -105,6 +125,11 @@ CREATE TABLE feature_snapshots (
 	days_since_last_activity_pct DOUBLE,
 	enrolled_days_before_start DOUBLE,
 	is_unenrolled BOOL,
+	assessments_due INTEGER,
+	assessments_submitted INTEGER,
+	assessments_missed INTEGER,
+	mean_lateness_days DOUBLE,
+	mean_submitted_score DOUBLE,
 	captured_at DATETIME(6) NOT NULL,
 	PRIMARY KEY (id),
 	CONSTRAINT uq_feature_snapshots_week UNIQUE (user_id, course_id, snapshot_week)
@@ -306,6 +331,11 @@ CREATE TABLE student_features (
 	days_since_last_activity_pct DOUBLE,
 	enrolled_days_before_start DOUBLE,
 	is_unenrolled BOOL,
+	assessments_due INTEGER,
+	assessments_submitted INTEGER,
+	assessments_missed INTEGER,
+	mean_lateness_days DOUBLE,
+	mean_submitted_score DOUBLE,
 	extra_features JSON,
 	created_at DATETIME(6) NOT NULL,
 	updated_at DATETIME(6) NOT NULL,
@@ -360,6 +390,11 @@ CREATE TABLE training_data (
 	days_since_last_activity_pct DOUBLE,
 	enrolled_days_before_start DOUBLE,
 	is_unenrolled BOOL,
+	assessments_due INTEGER,
+	assessments_submitted INTEGER,
+	assessments_missed INTEGER,
+	mean_lateness_days DOUBLE,
+	mean_submitted_score DOUBLE,
 	extra_features JSON,
 	is_passed BOOL,
 	is_dropout BOOL,
@@ -377,7 +412,7 @@ CREATE UNIQUE INDEX uq_training_data_row ON training_data (user_id, course_id, s
 
 -- The Alembic revision this schema is (upgrades start from it).
 CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
-INSERT INTO alembic_version (version_num) VALUES ('0006_pass_decision_source');
+INSERT INTO alembic_version (version_num) VALUES ('0007_assessments');
 
 DELIMITER ;;
 
