@@ -1,11 +1,14 @@
 """CLI for the bundled Open edX + xAPI LRS simulator.
 
     python -m dropout_pipelines.simulator --port 8900 --seed 7 [--today 2026-11-29]
-        [--courses 3] [--students 200] [--latency-ms 0] [--faults SPEC]
+        [--courses 3] [--students 200] [--late-courses 0 --late-announce-days 7]
+        [--latency-ms 0] [--faults SPEC]
         [--client-id ID --client-secret S --lrs-username U --lrs-password P]
 
-Prints the LMS base URL and the LRS URL, then serves until interrupted. The fault grammar is
-documented in ``dropout_pipelines.simulator.openedx.faults``.
+Prints the LMS base URL and the LRS URL, then serves until interrupted. The simulator clock
+starts at midnight of ``--today`` and moves only through the test-only ``/_sim/`` endpoints
+(documented in ``dropout_pipelines.simulator.openedx.app``). The fault grammar is documented
+in ``dropout_pipelines.simulator.openedx.faults``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--courses", type=int, default=3, help="courses per semester")
     parser.add_argument("--students", type=int, default=200, help="learners per course")
+    parser.add_argument(
+        "--late-courses", type=int, default=0, help="courses announced mid-term (see DataParams)"
+    )
+    parser.add_argument(
+        "--late-announce-days", type=int, default=7, help="days after today the first is announced"
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay on every request")
     parser.add_argument("--faults", default="", help="fault spec, e.g. rate429=0.1,burst5xx=3")
     parser.add_argument("--client-id", default=DEFAULTS.client_id)
@@ -69,6 +78,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             today=args.today or utc_today(),
             courses_per_semester=args.courses,
             students_per_course=args.students,
+            late_courses=args.late_courses,
+            late_announce_days=args.late_announce_days,
         ),
         credentials=Credentials(
             client_id=args.client_id,
@@ -99,6 +110,7 @@ def _announce(base_url: str, state: SimulatorState) -> None:
         print(
             f"  {course['course_id']:<48} {course['phase']:<8} "
             f"{course['start'][:10]} → {course['end'][:10]}  {course['enrollments']} enrolled"
+            + (f"  (announced {course['announced'][:10]})" if course["announced"] else "")
         )
     if state.config.faults.spec:
         print(f"faults: {state.config.faults.spec}")

@@ -10,6 +10,7 @@ model trained on early activity finds a real, noisy signal of the final outcome.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -48,42 +49,125 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+NEVER_MS = np.iinfo(np.int64).max  # the time of an event that never happens
+
+
 @dataclass
 class CourseActivity:
-    """What one course's learners did; arrays are indexed by the course's enrollment index."""
+    """What one course's learners do over the whole run, indexed by enrollment row.
+
+    Rows are in enrollment order (``created_s`` ascending), so the learners enrolled by any
+    moment are a prefix of every array. Completable items are the columns of ``done_ms``
+    (units, videos, problems, H5P contents, in that order): the time each learner first
+    completed each one, or NEVER_MS. Grades and completion at a moment are read off these
+    times (:class:`ActivityAt`), the LRS off the same events, so the two always agree.
+    """
 
     user: np.ndarray  # global user index, int32
-    created_s: np.ndarray  # enrollment time, int64 epoch seconds
+    created_s: np.ndarray  # enrollment time, int64 epoch seconds, ascending
     mode: np.ndarray  # index into MODES, int8
     engagement: np.ndarray  # latent, float32
-    is_active: np.ndarray  # False once the learner unenrolled
-    withdrawn_s: np.ndarray  # unenrollment time, or -1
-    last_activity_s: np.ndarray  # last statement time, or created
-    sub_attempted: np.ndarray  # (n, subsections) bool
-    sub_earned: np.ndarray  # (n, subsections) float32
-    percent: np.ndarray  # the course grade edX would show now, rounded to 2 places
-    completion_earned: np.ndarray  # completed blocks, float32
-    completion_possible: int
+    unenroll_s: np.ndarray  # when the learner unenrolls, or -1 if they never do
+    done_ms: np.ndarray  # (n, completable items) int64 epoch ms, NEVER_MS if never done
+    problem_columns: slice  # the problems' columns of done_ms
+    problem_earned: np.ndarray  # (n, problems) points earned on each problem, float32
+    subsection_starts: np.ndarray  # first problem column of each graded subsection
     statements: dict[str, np.ndarray]  # columns of this course's statements (unsorted)
+    past_statements: int  # the first ones happen before the cut (see simulate_course)
+
+    @property
+    def completion_possible(self) -> int:
+        return int(self.done_ms.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+
+class ActivityAt:
+    """A course's activity as the LMS shows it at one moment (epoch ms): only enrollments
+    created by then, unenrollments that have happened, grades and completion from the events
+    up to then. Cheap to create (a binary search); each derived array is computed once, with
+    numpy over the enrolled learners, when a request first needs it."""
+
+    def __init__(self, course: CourseInfo, whole: CourseActivity, now_ms: int) -> None:
+        self.course = course
+        self.whole = whole
+        self.now_ms = now_ms
+        enrolled = int(np.searchsorted(whole.created_s, now_ms // 1000, "right"))
+        self.user = whole.user[:enrolled]
+        self.created_s = whole.created_s[:enrolled]
+        self.mode = whole.mode[:enrolled]
+        self.engagement = whole.engagement[:enrolled]
+        self.completion_possible = whole.completion_possible
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    @cached_property
+    def withdrawn_s(self) -> np.ndarray:
+        """The unenrollment time of those who have unenrolled by now, else -1."""
+        at = self.whole.unenroll_s[: len(self)]
+        return np.where((at >= 0) & (at * 1000 <= self.now_ms), at, -1)
+
+    @cached_property
+    def is_active(self) -> np.ndarray:
+        return self.withdrawn_s < 0
+
+    @cached_property
+    def _problems_done(self) -> np.ndarray:
+        return self.whole.done_ms[: len(self), self.whole.problem_columns] <= self.now_ms
+
+    @cached_property
+    def sub_attempted(self) -> np.ndarray:
+        """(n, subsections): whether any problem of the subsection was answered by now."""
+        starts = self.whole.subsection_starts
+        return np.logical_or.reduceat(self._problems_done, starts, axis=1)
+
+    @cached_property
+    def sub_earned(self) -> np.ndarray:
+        """(n, subsections): points earned by now."""
+        earned = np.where(self._problems_done, self.whole.problem_earned[: len(self)], 0.0)
+        return np.add.reduceat(earned, self.whole.subsection_starts, axis=1).astype(np.float32)
+
+    @cached_property
+    def percent(self) -> np.ndarray:
+        """The course grade edX would show now, rounded to 2 places."""
+        return course_percent(self.course, self.sub_attempted, self.sub_earned)
+
+    @cached_property
+    def completion_earned(self) -> np.ndarray:
+        """Completed blocks by now (what the completion aggregator counts)."""
+        done = self.whole.done_ms[: len(self)] <= self.now_ms
+        return done.sum(axis=1).astype(np.float32)
 
 
 def simulate_course(
     course: CourseInfo,
     users: np.ndarray,
     ability: np.ndarray,
-    now_s: int,
     rng: np.random.Generator,
+    later: np.random.Generator,
+    cut_s: int,
 ) -> CourseActivity:
-    """Simulate one course run up to ``now_s`` (or its end, if earlier)."""
+    """Simulate one course run from enrollment to its end (what is visible when is decided
+    later, by the simulator clock).
+
+    Events before ``cut_s`` (the clock's start) draw from ``rng`` exactly as when the world
+    stopped there; the draws whose count depends on how many events lie after it come from
+    ``later``. So the world up to the clock's start is the one a frozen simulator served, and
+    the rest of the term is drawn from the same model.
+    """
     n = len(users)
     start, end = course.start_s, course.end_s
     length = end - start
-    horizon = min(now_s, end)
     difficulty = rng.normal(0.0, 0.25)
     engagement = 0.75 * ability[users] + 0.66 * rng.standard_normal(n) - difficulty
 
     created = start + (rng.uniform(-21.0, 10.0, n) * DAY_S).astype(np.int64)
-    created = np.minimum(created, now_s - 3600)
+    if course.announced is not None:
+        # Nobody enrolls in a course before it is announced.
+        opened = int(course.announced.timestamp())
+        created = np.maximum(created, opened + (rng.uniform(0.05, 4.0, n) * DAY_S).astype(np.int64))
     mode = rng.choice(len(MODES), size=n, p=MODE_SHARES).astype(np.int8)
 
     hazard = np.exp(-1.7 - 1.3 * engagement)
@@ -94,17 +178,26 @@ def simulate_course(
     unenrolls = stops & (rng.random(n) < 0.45)
     withdraw_at = stop_s + (rng.uniform(0.5, 10.0, n) * DAY_S).astype(np.int64)
     withdraw_at = np.minimum(withdraw_at, np.maximum(stop_s, end))
-    withdrawn = unenrolls & (withdraw_at < now_s)
-    withdrawn_s = np.where(withdrawn, withdraw_at, -1)
-    limit = np.minimum(stop_s, horizon)
+    unenroll_s = np.where(unenrolls, withdraw_at, -1)
+    limit = np.minimum(stop_s, end)
 
     diligence = _sigmoid(1.2 + 1.6 * engagement)
     quality = _sigmoid(0.9 + 1.1 * engagement + 0.5 * rng.standard_normal(n))
 
-    columns: list[dict[str, np.ndarray]] = []
+    past_blocks: list[dict[str, np.ndarray]] = []
+    future_blocks: list[dict[str, np.ndarray]] = []
     course_ix = course.index
 
-    def emit(rows: np.ndarray, ts: np.ndarray, kind: int, item: np.ndarray, **extra) -> None:
+    def split_draw(past: np.ndarray, draw) -> np.ndarray:
+        """``draw(generator, size)`` for the rows before the cut from ``rng``, others ``later``."""
+        values = np.empty(len(past))
+        values[past] = draw(rng, int(past.sum()))
+        values[~past] = draw(later, int((~past).sum()))
+        return values
+
+    def emit(
+        rows: np.ndarray, ts: np.ndarray, kind: int, item: np.ndarray, past: np.ndarray, **extra
+    ) -> None:
         count = len(rows)
         block = {
             "ts_ms": ts.astype(np.int64),
@@ -119,14 +212,14 @@ def simulate_course(
             block[name] = np.broadcast_to(np.asarray(value), (count,)).astype(
                 STATEMENT_COLUMNS[name]
             )
-        columns.append(block)
+        past_blocks.append({name: values[past] for name, values in block.items()})
+        future_blocks.append({name: values[~past] for name, values in block.items()})
 
     everyone = np.arange(n)
-    emit(everyone, created * 1000, K_REGISTERED, np.zeros(n))
-    gone = np.flatnonzero(withdrawn)
-    emit(gone, withdrawn_s[gone] * 1000, K_UNREGISTERED, np.zeros(len(gone)))
-
-    last_activity = created.astype(np.int64).copy()
+    emit(everyone, created * 1000, K_REGISTERED, np.zeros(n), created < cut_s)
+    gone = np.flatnonzero(unenrolls)
+    withdrawn_at = unenroll_s[gone]
+    emit(gone, withdrawn_at * 1000, K_UNREGISTERED, np.zeros(len(gone)), withdrawn_at < cut_s)
 
     def timed_items(fracs: np.ndarray, rate: np.ndarray, mean_delay_days: np.ndarray):
         available = start + (fracs[None, :] * length).astype(np.int64)
@@ -139,18 +232,18 @@ def simulate_course(
     slow = 0.5 + 2.5 * (1.0 - diligence)
     unit_ts, unit_done = timed_items(np.array(UNIT_FRACS), diligence, slow)
     rows, cols = np.nonzero(unit_done)
-    emit(rows, unit_ts[rows, cols] * 1000, K_EXPERIENCED, cols)
+    at = unit_ts[rows, cols]
+    emit(rows, at * 1000, K_EXPERIENCED, cols, at < cut_s)
     video_ts, video_done = timed_items(np.array(VIDEO_FRACS), 0.9 * diligence, slow)
     rows, cols = np.nonzero(video_done)
-    emit(rows, video_ts[rows, cols] * 1000, K_PLAYED, cols)
-    for ts, done in ((unit_ts, unit_done), (video_ts, video_done)):
-        last_activity = np.maximum(last_activity, np.where(done, ts, 0).max(axis=1))
+    at = video_ts[rows, cols]
+    emit(rows, at * 1000, K_PLAYED, cols, at < cut_s)
 
     subsections = course.subsections
-    n_sub = len(subsections)
-    sub_attempted = np.zeros((n, n_sub), bool)
-    sub_earned = np.zeros((n, n_sub), np.float32)
-    problems_done = np.zeros(n, np.int64)
+    problem_counts = [len(sub.problem_points) for sub in subsections]
+    problem_ms = np.full((n, sum(problem_counts)), NEVER_MS, np.int64)
+    problem_earned = np.zeros(problem_ms.shape, np.float32)
+    column = 0
     for s, sub in enumerate(subsections):
         due = start + int(sub.due_frac * length)
         exam_bonus = 0.8 if sub.assignment_type != "Homework" else 0.0
@@ -160,20 +253,21 @@ def simulate_course(
             & (submit > created)
             & (submit < limit)
         )
-        sub_attempted[:, s] = attempts
         rows = np.flatnonzero(attempts)
-        problems_done += attempts * len(sub.problem_points)
-        if len(rows):
-            last_activity[rows] = np.maximum(last_activity[rows], submit[rows])
+        past = submit[rows] < cut_s
         for j, points in enumerate(sub.problem_points):
-            frac = np.clip(quality[rows] + rng.normal(0.0, 0.15, len(rows)), 0.0, 1.0)
+            noise = split_draw(past, lambda g, size: g.normal(0.0, 0.15, size))
+            frac = np.clip(quality[rows] + noise, 0.0, 1.0)
             earned = np.rint(frac * points)
-            sub_earned[rows, s] += earned
-            ts = (submit[rows] + j * rng.uniform(60, 600, len(rows))) * 1000
+            gap = split_draw(past, lambda g, size: g.uniform(60, 600, size))
+            ts = ((submit[rows] + j * gap) * 1000).astype(np.int64)
+            problem_ms[rows, column] = ts
+            problem_earned[rows, column] = earned
+            column += 1
             item = np.full(len(rows), s * PROBLEMS_PER_SUBSECTION_MAX + j)
-            emit(rows, ts, K_PROBLEM_ANSWERED, item, raw=earned, max=points)
+            emit(rows, ts, K_PROBLEM_ANSWERED, item, past, raw=earned, max=points)
 
-    h5p_attempted = np.zeros(n, np.int64)
+    h5p_ms = np.full((n, len(course.h5p)), NEVER_MS, np.int64)
     h5p_quality = np.clip(quality + rng.normal(0.0, 0.1, n), 0.0, 1.0)
     for k, content in enumerate(course.h5p):
         available = start + int(content.unlock_frac * length)
@@ -188,25 +282,24 @@ def simulate_course(
                 at = at + rng.exponential(1.0, n) * DAY_S
             keep = wants & (tries > attempt) & (at < limit)
             rows = np.flatnonzero(keep)
-            if attempt == 0:
-                h5p_attempted += keep
             if not len(rows):
                 continue
-            scaled = np.clip(
-                h5p_quality[rows] + rng.normal(0.0, 0.12, len(rows)) + 0.07 * attempt, 0.0, 1.0
-            )
+            past = at[rows] < cut_s
+            noise = split_draw(past, lambda g, size: g.normal(0.0, 0.12, size))
+            scaled = np.clip(h5p_quality[rows] + noise + 0.07 * attempt, 0.0, 1.0)
             raw = np.rint(scaled * content.max_score)
-            seconds = (
-                content.base_duration_s
-                * rng.lognormal(0.0, 0.4, len(rows))
-                * (0.7 + 0.6 * diligence[rows])
-            )
-            ts = at[rows] * 1000
+            spread = split_draw(past, lambda g, size: g.lognormal(0.0, 0.4, size))
+            seconds = content.base_duration_s * spread * (0.7 + 0.6 * diligence[rows])
+            at_ms = at[rows] * 1000
+            ts = at_ms.astype(np.int64)
+            if attempt == 0:
+                h5p_ms[rows, k] = ts
             emit(
                 rows,
                 ts,
                 K_H5P_SCORED,
                 np.full(len(rows), k),
+                past,
                 attempt=attempt + 1,
                 raw=raw,
                 max=content.max_score,
@@ -215,40 +308,44 @@ def simulate_course(
             if content.interactive:
                 emit(
                     rows,
-                    ts - seconds * 1000 * 0.6,
+                    at_ms - seconds * 1000 * 0.6,
                     K_H5P_INTERACTED,
                     np.full(len(rows), k),
+                    past,
                     attempt=attempt + 1,
                 )
-            last_activity[rows] = np.maximum(last_activity[rows], at[rows].astype(np.int64))
 
-    percent = course_percent(course, sub_attempted, sub_earned)
-    completion_possible = (
-        len(UNIT_FRACS)
-        + len(VIDEO_FRACS)
-        + sum(len(sub.problem_points) for sub in subsections)
-        + len(course.h5p)
-    )
-    completion = (
-        unit_done.sum(axis=1) + video_done.sum(axis=1) + problems_done + h5p_attempted
-    ).astype(np.float32)
+    done_ms = np.concatenate(
+        [
+            np.where(unit_done, unit_ts * 1000, NEVER_MS),
+            np.where(video_done, video_ts * 1000, NEVER_MS),
+            problem_ms,
+            h5p_ms,
+        ],
+        axis=1,
+    ).astype(np.int64)
+    first_problem = len(UNIT_FRACS) + len(VIDEO_FRACS)
+    blocks = past_blocks + future_blocks
     statements = {
-        name: np.concatenate([block[name] for block in columns]) for name in STATEMENT_COLUMNS
+        name: np.concatenate([block[name] for block in blocks]) for name in STATEMENT_COLUMNS
     }
+    # Rows in enrollment order, so "enrolled by now" is a prefix of every array.
+    order = np.argsort(created, kind="stable")
+    row_of = np.empty(n, np.int32)
+    row_of[order] = np.arange(n, dtype=np.int32)
+    statements["enrollment"] = row_of[statements["enrollment"]]
     return CourseActivity(
-        user=users.astype(np.int32),
-        created_s=created.astype(np.int64),
-        mode=mode,
-        engagement=engagement.astype(np.float32),
-        is_active=~withdrawn,
-        withdrawn_s=withdrawn_s.astype(np.int64),
-        last_activity_s=last_activity,
-        sub_attempted=sub_attempted,
-        sub_earned=sub_earned,
-        percent=percent,
-        completion_earned=completion,
-        completion_possible=completion_possible,
+        user=users[order].astype(np.int32),
+        created_s=created[order].astype(np.int64),
+        mode=mode[order],
+        engagement=engagement[order].astype(np.float32),
+        unenroll_s=unenroll_s[order].astype(np.int64),
+        done_ms=done_ms[order],
+        problem_columns=slice(first_problem, first_problem + problem_ms.shape[1]),
+        problem_earned=problem_earned[order],
+        subsection_starts=np.cumsum([0, *problem_counts[:-1]]),
         statements=statements,
+        past_statements=sum(len(block["ts_ms"]) for block in past_blocks),
     )
 
 

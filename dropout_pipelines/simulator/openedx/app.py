@@ -4,6 +4,24 @@ Routes reproduce what the pipelines' clients meet on a real LMS: the OAuth2 toke
 the course, enrollment, grades, completion-aggregator and accounts APIs with their own
 pagination envelopes, their 400/401/403/404 answers, and the rule that a course id in a query
 string must be percent-encoded (a raw ``+`` arrives as a space and is rejected with 400).
+Every answer is as of the simulator clock's now (:mod:`.clock`).
+
+Test-only control API (loopback, no authentication, never faulted), all answering JSON:
+
+    GET  /_sim/now                      {"now": "2026-11-29T00:00:00.000Z"}
+    POST /_sim/advance?days=7&hours=12  move the clock forward (400 if negative); {"now"}
+    POST /_sim/set?now=2026-12-06T00:00:00Z
+                                        move the clock to a moment (400 if before now); {"now"}
+    GET  /_sim/faults                   the fault spec, pending armed failures, faults injected
+    POST /_sim/faults?server_errors=3[&status=503][&prefix=/xAPI]
+                                        the next 3 data requests (under prefix) answer 503
+    POST /_sim/faults?spec=SPEC         replace the fault plan (grammar in :mod:`.faults`;
+                                        ``spec=`` switches every rule off)
+    POST /_sim/faults/reset             back to the configured faults, schedules restarted,
+                                        armed failures dropped
+
+The same controls exist in Python on the running simulator (``sim.clock.advance(days=7)``,
+``sim.set_now(…)``, ``sim.fail_next(3)``, ``sim.set_faults(spec)``).
 """
 
 from __future__ import annotations
@@ -22,9 +40,20 @@ from starlette.routing import Route
 from dropout_pipelines.simulator.openedx import serializers as ser
 from dropout_pipelines.simulator.openedx.auth import AuthError, LmsAuth, basic_credentials
 from dropout_pipelines.simulator.openedx.blocks import blocks_json
+from dropout_pipelines.simulator.openedx.clock import (
+    ClockError,
+    SimulatorClock,
+    iso_now,
+    parse_moment,
+)
 from dropout_pipelines.simulator.openedx.config import SimulatorConfig
-from dropout_pipelines.simulator.openedx.data import CourseData, Dataset
-from dropout_pipelines.simulator.openedx.faults import FaultInjector, FaultMiddleware
+from dropout_pipelines.simulator.openedx.data import CourseAt, Dataset, Snapshot
+from dropout_pipelines.simulator.openedx.faults import (
+    FaultInjector,
+    FaultMiddleware,
+    FaultPlan,
+    FaultSpecError,
+)
 from dropout_pipelines.simulator.openedx.lrs import LrsService, StatementStore
 from dropout_pipelines.simulator.openedx.paging import (
     PageNotFound,
@@ -48,13 +77,34 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 @dataclass
 class SimulatorState:
-    """What every route needs; one per running simulator."""
+    """What every route needs; one per running simulator (the world may be shared, the clock
+    and faults are its own)."""
 
     config: SimulatorConfig
-    data: Dataset
+    world: Dataset
+    clock: SimulatorClock
     auth: LmsAuth
     store: StatementStore
     faults: FaultInjector
+
+    @property
+    def data(self) -> Snapshot:
+        """The world as of the clock's now."""
+        return self.world.at(self.clock.now_ms)
+
+    def set_faults(self, spec: str) -> FaultPlan:
+        """Replace the fault plan at runtime (FaultSpecError on a bad spec)."""
+        plan = FaultPlan.parse(spec)
+        self._use_plan(plan)
+        return plan
+
+    def restore_faults(self) -> None:
+        """Back to the configured plan, every schedule restarted, nothing armed."""
+        self._use_plan(self.config.faults)
+
+    def _use_plan(self, plan: FaultPlan) -> None:
+        self.faults.replace_plan(plan)
+        self.auth.token_call_limit = plan.token_expires_after
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -89,11 +139,14 @@ def handles_errors(handler: Handler) -> Handler:
 def build_app(state: SimulatorState) -> Starlette:
     """The ASGI app for one simulator run (faults wrap everything)."""
     config = state.config
-    data = state.data
     auth = state.auth
-    lrs = LrsService(state.store, config.credentials.lrs_username, config.credentials.lrs_password)
+    clock = state.clock
+    credentials = config.credentials
+    lrs = LrsService(
+        state.store, credentials.lrs_username, credentials.lrs_password, lambda: clock.now_ms
+    )
 
-    def course_or_none(course_id: str) -> CourseData | None:
+    def course_or_none(data: Snapshot, course_id: str) -> CourseAt | None:
         return data.course(course_id) if COURSE_KEY.match(course_id) else None
 
     async def access_token(request: Request) -> Response:
@@ -107,7 +160,7 @@ def build_app(state: SimulatorState) -> Starlette:
     async def course_list(request: Request) -> Response:
         """``GET /api/courses/v1/courses/`` — public, but bad credentials still get 401."""
         auth.authenticate(request)
-        courses = list(data.courses)
+        courses = list(state.data.listed_courses)
         org = request.query_params.get("org")
         if org:
             courses = [c for c in courses if c.info.org.lower() == org.lower()]
@@ -119,7 +172,7 @@ def build_app(state: SimulatorState) -> Starlette:
     async def course_detail(request: Request) -> Response:
         """``GET /api/courses/v1/courses/{course_id}``."""
         auth.authenticate(request)
-        course = course_or_none(request.path_params["course_id"])
+        course = course_or_none(state.data, request.path_params["course_id"])
         if course is None:
             return _not_found()
         return _json(ser.course_json(course.info, _base(request)))
@@ -134,6 +187,7 @@ def build_app(state: SimulatorState) -> Starlette:
         usernames = [u for u in (params.get("username") or "").split(",") if u]
         if len(usernames) > MAX_ACCOUNTS:
             return _json({"username": [f"Too many usernames (max {MAX_ACCOUNTS})."]}, 400)
+        data = state.data
         rows = _enrollment_rows(data, course_id, usernames)
         size = page_size_from(request, ENROLLMENT_PAGE_SIZE, ENROLLMENT_PAGE_SIZE)
         if config.envelope == "page":
@@ -150,7 +204,8 @@ def build_app(state: SimulatorState) -> Starlette:
     async def gradebook(request: Request) -> Response:
         """``GET /api/grades/v1/gradebook/{course_id}/`` — active enrollments, by id."""
         auth.require_staff(request)
-        course = course_or_none(request.path_params["course_id"])
+        data = state.data
+        course = course_or_none(data, request.path_params["course_id"])
         if course is None:
             return _json(
                 {
@@ -191,7 +246,7 @@ def build_app(state: SimulatorState) -> Starlette:
     async def grading_info(request: Request) -> Response:
         """``GET /api/grades/v1/gradebook/{course_id}/grading-info``."""
         auth.require_staff(request)
-        course = course_or_none(request.path_params["course_id"])
+        course = course_or_none(state.data, request.path_params["course_id"])
         if course is None:
             return _not_found()
         graded_only = request.query_params.get("graded_only", "").lower() in ("1", "true")
@@ -200,14 +255,15 @@ def build_app(state: SimulatorState) -> Starlette:
     async def grading_policy(request: Request) -> Response:
         """``GET /api/grades/v1/policy/courses/{course_id}/``."""
         auth.require_staff(request)
-        if course_or_none(request.path_params["course_id"]) is None:
+        if course_or_none(state.data, request.path_params["course_id"]) is None:
             return _not_found()
         return _json(ser.grading_policy_json())
 
     async def course_grades(request: Request) -> Response:
         """``GET /api/grades/v1/courses/{course_id}/`` — percent, letter_grade, passed."""
         auth.require_staff(request)
-        course = course_or_none(request.path_params["course_id"])
+        data = state.data
+        course = course_or_none(data, request.path_params["course_id"])
         if course is None:
             return _not_found()
         username = request.query_params.get("username")
@@ -229,7 +285,8 @@ def build_app(state: SimulatorState) -> Starlette:
         principal = auth.authenticate(request)
         if principal is None:
             raise AuthError(401, {"detail": "Authentication credentials were not provided."})
-        course = course_or_none(request.path_params["course_id"])
+        data = state.data
+        course = course_or_none(data, request.path_params["course_id"])
         if course is None:
             return _not_found()
         student = request.path_params.get("student_id")
@@ -249,7 +306,8 @@ def build_app(state: SimulatorState) -> Starlette:
     async def completion(request: Request) -> Response:
         """``GET /completion-aggregator/v1/course/{course_id}/`` — all active learners."""
         auth.require_staff(request)
-        course = course_or_none(request.path_params["course_id"])
+        data = state.data
+        course = course_or_none(data, request.path_params["course_id"])
         if course is None:
             return _not_found()
         username = request.query_params.get("username")
@@ -269,7 +327,7 @@ def build_app(state: SimulatorState) -> Starlette:
     async def accounts(request: Request) -> Response:
         """``GET /api/user/v1/accounts?username=a,b`` (or ``email=``) — staff only."""
         auth.require_staff(request)
-        users = data.users
+        users = state.world.users
         names = [u for u in (request.query_params.get("username") or "").split(",") if u]
         emails = [e for e in (request.query_params.get("email") or "").split(",") if e]
         if not names and not emails:
@@ -284,22 +342,25 @@ def build_app(state: SimulatorState) -> Starlette:
     async def account(request: Request) -> Response:
         """``GET /api/user/v1/accounts/{username}``."""
         auth.require_staff(request)
-        index = data.users.index_of_username(request.path_params["username"])
+        users = state.world.users
+        index = users.index_of_username(request.path_params["username"])
         if index is None:
             return _not_found()
-        return _json(ser.account_json(data.users, index, _base(request)))
+        return _json(ser.account_json(users, index, _base(request)))
 
     async def simulator_info(request: Request) -> Response:
         """Simulator-only: what was generated, and which faults fired so far."""
-        summary = data.summary()
-        summary["faults"] = {"spec": config.faults.spec, "injected": dict(state.faults.injected)}
+        summary = state.data.summary()
+        faults = state.faults
+        summary["faults"] = {"spec": faults.plan.spec, "injected": dict(faults.injected)}
         summary["platform_url"] = request.app.state.platform_url
         summary["actor_id"] = config.actor_id
         return _json(summary)
 
     async def simulator_reset_faults(request: Request) -> Response:
-        """Simulator-only: restart every fault schedule (between test scenarios)."""
-        state.faults.reset()
+        """Simulator-only: back to the configured faults, every schedule restarted (between
+        test scenarios)."""
+        state.restore_faults()
         return _json({"reset": True})
 
     async def simulator_external_ids(request: Request) -> Response:
@@ -307,7 +368,7 @@ def build_app(state: SimulatorState) -> Starlette:
         (a real deployment exports it from the LMS database)."""
         auth.require_staff(request)
         names = [u for u in (request.query_params.get("username") or "").split(",") if u]
-        users = data.users
+        users = state.world.users
         mapping = {}
         for name in names[:MAX_ACCOUNTS]:
             index = users.index_of_username(name)
@@ -318,11 +379,77 @@ def build_app(state: SimulatorState) -> Starlette:
     async def course_blocks(request: Request) -> Response:
         """``GET /api/courses/v2/blocks/?course_id=…&requested_fields=graded,format,due``."""
         auth.require_staff(request)
-        course = course_or_none(request.query_params.get("course_id", ""))
+        course = course_or_none(state.data, request.query_params.get("course_id", ""))
         if course is None:
             return _not_found()
         requested = set(request.query_params.get("requested_fields", "").split(","))
         return _json(blocks_json(course.info, _base(request), requested))
+
+    async def control_now(request: Request) -> Response:
+        """``GET /_sim/now``: the simulator clock."""
+        return _json({"now": iso_now(clock)})
+
+    async def control_advance(request: Request) -> Response:
+        """``POST /_sim/advance?days=…&hours=…`` (also ``minutes``, ``seconds``)."""
+        amounts = {}
+        for unit in ("days", "hours", "minutes", "seconds"):
+            text = request.query_params.get(unit)
+            if text is not None:
+                try:
+                    amounts[unit] = float(text)
+                except ValueError:
+                    return _json({"detail": f"{unit} must be a number, got {text!r}"}, 400)
+        if not amounts:
+            return _json({"detail": "give days=, hours=, minutes= or seconds="}, 400)
+        try:
+            clock.advance(**amounts)
+        except (ClockError, ValueError, OverflowError) as error:
+            return _json({"detail": str(error)}, 400)
+        return _json({"now": iso_now(clock)})
+
+    async def control_set(request: Request) -> Response:
+        """``POST /_sim/set?now=ISO`` (forward only)."""
+        text = request.query_params.get("now")
+        if not text:
+            return _json({"detail": "now= (an ISO 8601 timestamp) is required"}, 400)
+        try:
+            clock.set(parse_moment(text))
+        except ClockError as error:
+            return _json({"detail": str(error)}, 400)
+        return _json({"now": iso_now(clock)})
+
+    def faults_json() -> dict:
+        faults = state.faults
+        armed = faults.armed
+        return {
+            "spec": faults.plan.spec,
+            "server_errors": {
+                "pending": armed.count,
+                "status": armed.status,
+                "prefix": armed.prefix,
+            },
+            "injected": dict(faults.injected),
+        }
+
+    async def control_faults(request: Request) -> Response:
+        """``GET|POST /_sim/faults`` (``spec=``, ``server_errors=N``, ``status``, ``prefix``)."""
+        if request.method == "POST":
+            params = request.query_params
+            try:
+                if "spec" in params:
+                    state.set_faults(params["spec"])
+                if "server_errors" in params:
+                    count = int(params["server_errors"])
+                    status = int(params.get("status", "503"))
+                    state.faults.fail_next(count, status, params.get("prefix") or None)
+            except (FaultSpecError, ValueError) as error:
+                return _json({"detail": str(error)}, 400)
+        return _json(faults_json())
+
+    async def control_faults_reset(request: Request) -> Response:
+        """``POST /_sim/faults/reset``: back to the configured faults, restarted."""
+        state.restore_faults()
+        return _json(faults_json())
 
     routes = [
         Route("/oauth2/access_token", handles_errors(access_token), methods=["POST"]),
@@ -347,6 +474,11 @@ def build_app(state: SimulatorState) -> Starlette:
         Route("/simulator/info", simulator_info),
         Route("/simulator/faults/reset", simulator_reset_faults, methods=["POST"]),
         Route("/simulator/external-ids", handles_errors(simulator_external_ids)),
+        Route("/_sim/now", control_now),
+        Route("/_sim/advance", control_advance, methods=["POST"]),
+        Route("/_sim/set", control_set, methods=["POST"]),
+        Route("/_sim/faults", control_faults, methods=["GET", "POST"]),
+        Route("/_sim/faults/reset", control_faults_reset, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
     app.state.platform_url = config.platform_url or ""
@@ -376,10 +508,10 @@ class EnrollmentListing:
 
 
 def _enrollment_rows(
-    data: Dataset, course_id: str | None, usernames: list[str]
+    data: Snapshot, course_id: str | None, usernames: list[str]
 ) -> EnrollmentListing:
     if course_id is None:
-        courses = list(data.courses)
+        courses = list(data.listed_courses)
     else:
         course = data.course(course_id)
         courses = [] if course is None else [course]
@@ -402,7 +534,7 @@ def _enrollment_rows(
     return EnrollmentListing(*data.enrollments_newest_first)
 
 
-def _active_row(data: Dataset, course: CourseData, username: str) -> int | None:
+def _active_row(data: Snapshot, course: CourseAt, username: str) -> int | None:
     user = data.users.index_of_username(username)
     if user is None:
         return None

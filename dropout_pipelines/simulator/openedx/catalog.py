@@ -9,7 +9,7 @@ across courses; only point values differ per course.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
@@ -18,6 +18,7 @@ DAY_S = 86_400
 SEMESTER_WEEKS = 16
 WEEKS_INTO_CURRENT = 9
 WEEKS_BETWEEN_SEMESTERS = 26
+LATE_COURSE_MIN_WEEKS = 4
 
 COURSE_TEMPLATES: tuple[tuple[str, str, str], ...] = (
     ("DHQG-HCM", "FM101", "Financial Management"),
@@ -109,6 +110,7 @@ class CourseInfo:
     enrollment_end: datetime
     subsections: tuple[Subsection, ...]
     h5p: tuple[H5PContent, ...]
+    announced: datetime | None = None  # a late course is listed only from this moment
 
     @property
     def start_s(self) -> int:
@@ -125,6 +127,16 @@ class CourseInfo:
     def has_ended(self, now: datetime) -> bool:
         return self.end <= now
 
+    def is_listed(self, now: datetime) -> bool:
+        """Whether the course APIs know the course at ``now`` (upcoming courses are listed,
+        as Open edX lists them; a late course only once it is announced)."""
+        return self.announced is None or self.announced <= now
+
+    def phase(self, now: datetime) -> str:
+        if self.has_ended(now):
+            return "ended"
+        return "running" if self.start <= now else "upcoming"
+
 
 def semester_name(start: date) -> str:
     """``YYYY_S1`` for runs starting January–June, ``YYYY_S2`` otherwise."""
@@ -135,12 +147,20 @@ def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(1, 0), tzinfo=UTC)
 
 
-def build_catalog(today: date, courses_per_semester: int, seed: int) -> tuple[CourseInfo, ...]:
-    """Previous (ended) semester first, then the current (running) one.
+def build_catalog(
+    today: date,
+    courses_per_semester: int,
+    seed: int,
+    late_courses: int = 0,
+    late_announce_days: int = 7,
+) -> tuple[CourseInfo, ...]:
+    """Previous (ended) semester first, then the current (running) one, then late courses.
 
     The current semester started nine weeks before ``today`` and runs sixteen, so mid-term
     predictions have something to work with; the previous one ended months ago, with final
-    grades, so there is a labelled semester to train on.
+    grades, so there is a labelled semester to train on. Late courses join the current
+    semester mid-term: the k-th (from 0) is announced ``late_announce_days + 7 k`` days after
+    ``today``, starts two days later and ends with the semester.
     """
     rng = np.random.default_rng([seed, 1])
     current_start = today - timedelta(weeks=WEEKS_INTO_CURRENT)
@@ -149,30 +169,60 @@ def build_catalog(today: date, courses_per_semester: int, seed: int) -> tuple[Co
     for semester_start in (previous_start, current_start):
         semester = semester_name(semester_start)
         for slot in range(courses_per_semester):
-            org, number, name = COURSE_TEMPLATES[slot % len(COURSE_TEMPLATES)]
-            if slot >= len(COURSE_TEMPLATES):
-                number = f"{number}-{slot // len(COURSE_TEMPLATES) + 1}"
-                name = f"{name} ({slot // len(COURSE_TEMPLATES) + 1})"
             start = _start_of_day(semester_start + timedelta(days=slot % 7))
-            end = start + timedelta(weeks=SEMESTER_WEEKS)
             courses.append(
-                CourseInfo(
-                    index=len(courses),
-                    course_id=f"course-v1:{org}+{number}+{semester}",
-                    org=org,
-                    number=number,
-                    run=semester,
-                    display_name=name,
-                    semester=semester,
-                    start=start,
-                    end=end,
-                    enrollment_start=start - timedelta(days=30),
-                    enrollment_end=start + timedelta(days=21),
-                    subsections=_subsections(rng),
-                    h5p=_h5p_contents(rng),
+                _course(
+                    rng,
+                    len(courses),
+                    slot,
+                    semester,
+                    start,
+                    start + timedelta(weeks=SEMESTER_WEEKS),
+                    start - timedelta(days=30),
                 )
             )
+    semester = semester_name(current_start)
+    semester_end = max(c.end for c in courses if c.semester == semester)
+    for k in range(late_courses):
+        announced = datetime.combine(
+            today + timedelta(days=late_announce_days + 7 * k), time(0, 0), tzinfo=UTC
+        )
+        start = _start_of_day(announced.date() + timedelta(days=2))
+        end = max(semester_end, start + timedelta(weeks=LATE_COURSE_MIN_WEEKS))
+        slot = courses_per_semester + k
+        course = _course(rng, len(courses), slot, semester, start, end, announced)
+        courses.append(replace(course, announced=announced))
     return tuple(courses)
+
+
+def _course(
+    rng: np.random.Generator,
+    index: int,
+    slot: int,
+    semester: str,
+    start: datetime,
+    end: datetime,
+    enrollment_start: datetime,
+) -> CourseInfo:
+    org, number, name = COURSE_TEMPLATES[slot % len(COURSE_TEMPLATES)]
+    if slot >= len(COURSE_TEMPLATES):
+        number = f"{number}-{slot // len(COURSE_TEMPLATES) + 1}"
+        name = f"{name} ({slot // len(COURSE_TEMPLATES) + 1})"
+    return CourseInfo(
+        index=index,
+        course_id=f"course-v1:{org}+{number}+{semester}",
+        org=org,
+        number=number,
+        run=semester,
+        display_name=name,
+        semester=semester,
+        start=start,
+        end=end,
+        enrollment_start=enrollment_start,
+        enrollment_end=start + timedelta(days=21),
+        subsections=_subsections(rng),
+        h5p=_h5p_contents(rng),
+    )
 
 
 def _subsections(rng: np.random.Generator) -> tuple[Subsection, ...]:

@@ -40,18 +40,29 @@ class Credentials:
 
 @dataclass(frozen=True)
 class DataParams:
-    """The inputs of data generation; equal params give byte-identical data."""
+    """The inputs of data generation; equal params give byte-identical data.
+
+    ``today`` is where the simulator clock starts (its midnight, UTC). ``late_courses`` adds
+    courses to the running semester that are announced (listed by the course API, open for
+    enrollment) ``late_announce_days`` days after today, one more each following week.
+    """
 
     seed: int = 7
     today: date = field(default_factory=utc_today)
     courses_per_semester: int = 3
     students_per_course: int = 200
+    late_courses: int = 0
+    late_announce_days: int = 7
 
     def __post_init__(self) -> None:
         if self.courses_per_semester < 1:
             raise ValueError("courses_per_semester must be at least 1")
         if self.students_per_course < 1:
             raise ValueError("students_per_course must be at least 1")
+        if self.late_courses < 0:
+            raise ValueError("late_courses must not be negative")
+        if self.late_announce_days < 0:
+            raise ValueError("late_announce_days must not be negative")
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,18 @@
 """The simulator's whole world, generated once from a seed: users, courses, enrollments,
-grades, completion and the xAPI statement table.
+grades, completion and the xAPI statement table, over the whole of every course run.
 
-Everything is held as numpy columns and turned into JSON only for the rows a request asks
-for, so serving a page costs O(page) whatever the course size (20,000 learners a course is a
-benchmark setting, not a special case).
+The simulator clock decides what is visible: :meth:`Dataset.at` gives a :class:`Snapshot`,
+the world as the APIs show it at one moment. Everything is held as numpy columns and turned
+into JSON only for the rows a request asks for, so serving a page costs O(page) whatever the
+course size (20,000 learners a course is a benchmark setting, not a special case).
 """
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from functools import cached_property
@@ -19,6 +22,7 @@ import numpy as np
 from dropout_pipelines.simulator.openedx.activity import (
     MODES,
     STATEMENT_COLUMNS,
+    ActivityAt,
     CourseActivity,
     simulate_course,
 )
@@ -43,6 +47,7 @@ GIVEN_NAMES = (
 EMAIL_DOMAIN = "st.example.edu.vn"
 FIRST_USER_ID = 1001
 SIMULATOR_EXTERNAL_ID_NAMESPACE = uuid.UUID("5d1e3f2a-8c4b-4f6e-9a7d-0b1c2d3e4f50")
+SNAPSHOTS_KEPT = 8
 
 
 def ascii_fold(text: str) -> str:
@@ -113,25 +118,57 @@ _FAMILY_ASCII = tuple(ascii_fold(name) for name in FAMILY_NAMES)
 
 @dataclass
 class CourseData:
-    """One course run with its learners, ordered the ways the APIs list them."""
+    """One course run over its whole life: every enrollment and every event it will have.
+
+    Rows are in enrollment order, which is also enrollment id order (gradebook order).
+    """
 
     info: CourseInfo
     activity: CourseActivity
-    enrollment_id: np.ndarray  # global, ascending with enrollment time
-    by_id: np.ndarray  # enrollment indices by enrollment id (gradebook order)
-    active_by_id: np.ndarray  # the active ones only (grade and completion APIs)
+    enrollment_id: np.ndarray  # global, ascending with enrollment time (and with the row)
     _by_user: dict[int, int] = field(default_factory=dict, repr=False)
 
-    def enrollment_of_user(self, user_index: int) -> int | None:
-        """The course's enrollment index of a user, or None if not enrolled."""
+    def row_of_user(self, user_index: int) -> int | None:
+        """The enrollment row of a user over the whole run, or None if never enrolled."""
         if not self._by_user:
             self._by_user = {int(u): i for i, u in enumerate(self.activity.user)}
         return self._by_user.get(int(user_index))
 
 
+class CourseAt:
+    """A course as the APIs show it at one moment: what :class:`CourseData` was before the
+    simulator had a clock (``info``, ``activity``, ``by_id``, ``active_by_id``)."""
+
+    def __init__(self, whole: CourseData, now_ms: int) -> None:
+        self.whole = whole
+        self.info = whole.info
+        self.activity = ActivityAt(whole.info, whole.activity, now_ms)
+        self.enrollment_id = whole.enrollment_id[: len(self.activity)]
+
+    @property
+    def by_id(self) -> np.ndarray:
+        """Enrollment rows by enrollment id (rows are already in that order)."""
+        return np.arange(len(self.activity))
+
+    @cached_property
+    def active_by_id(self) -> np.ndarray:
+        """The active enrollments, by id (the grade and completion APIs list these)."""
+        return np.flatnonzero(self.activity.is_active)
+
+    def enrollment_of_user(self, user_index: int) -> int | None:
+        """The course's enrollment row of a user, or None if not enrolled (yet)."""
+        row = self.whole.row_of_user(user_index)
+        return row if row is not None and row < len(self.activity) else None
+
+
 @dataclass
 class StatementTable:
-    """Every stored xAPI statement, as columns sorted by ``stored`` (strictly increasing)."""
+    """Stored xAPI statements, as columns sorted by ``stored`` (strictly increasing).
+
+    The world's table holds every statement of every course's whole run; the LRS at a moment
+    serves the prefix stored by then (:meth:`as_of`), so a statement, once visible, keeps its
+    ``stored`` and everything new is stored after it.
+    """
 
     columns: dict[str, np.ndarray]
     stored_ms: np.ndarray
@@ -140,45 +177,114 @@ class StatementTable:
     def __len__(self) -> int:
         return len(self.stored_ms)
 
+    def visible_count(self, now_ms: int) -> int:
+        """How many statements are stored by ``now_ms`` (they are the first ones)."""
+        return int(np.searchsorted(self.stored_ms, now_ms, "right"))
+
+    def as_of(self, now_ms: int) -> StatementTable:
+        """The statements stored by ``now_ms``: views, no copies (O(courses · log n))."""
+        count = self.visible_count(now_ms)
+        return StatementTable(
+            columns={name: values[:count] for name, values in self.columns.items()},
+            stored_ms=self.stored_ms[:count],
+            by_course=[rows[: np.searchsorted(rows, count)] for rows in self.by_course],
+        )
+
 
 @dataclass
 class Dataset:
-    """The generated world; read-only once built."""
+    """The generated world over the whole of every course run; read-only once built.
+
+    What the APIs show depends on the simulator clock: :meth:`at` gives the world as of a
+    moment (cached, so requests between two clock moves share one snapshot).
+    """
 
     params: DataParams
-    now: datetime
+    initial_now: datetime
     courses: tuple[CourseData, ...]
     users: Users
     statements: StatementTable
     course_index: dict[str, int]
-
-    @property
-    def now_s(self) -> int:
-        return int(self.now.timestamp())
+    _snapshots: OrderedDict[int, Snapshot] = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def course(self, course_id: str) -> CourseData | None:
         index = self.course_index.get(course_id)
         return None if index is None else self.courses[index]
 
     @cached_property
-    def enrollments_newest_first(self) -> tuple[np.ndarray, np.ndarray]:
-        """(course index, enrollment index) arrays over every course, newest first."""
-        courses = np.concatenate([np.full(len(c.by_id), c.info.index) for c in self.courses])
-        rows = np.concatenate([c.by_id for c in self.courses])
-        ids = np.concatenate([c.enrollment_id[c.by_id] for c in self.courses])
-        order = np.argsort(-ids, kind="stable")
-        return courses[order], rows[order]
+    def enrollment_order(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(course index, row, created_s) of every enrollment, ascending by enrollment id."""
+        courses = np.concatenate([np.full(len(c.activity), c.info.index) for c in self.courses])
+        rows = np.concatenate([np.arange(len(c.activity)) for c in self.courses])
+        ids = np.concatenate([c.enrollment_id for c in self.courses])
+        created = np.concatenate([c.activity.created_s for c in self.courses])
+        order = np.argsort(ids, kind="stable")
+        return courses[order], rows[order], created[order]
 
-    def passed(self, course: CourseData) -> np.ndarray:
+    def at(self, now: datetime | int) -> Snapshot:
+        """The world as the APIs show it at ``now`` (an aware datetime or epoch ms)."""
+        now_ms = now if isinstance(now, int) else int(round(now.timestamp() * 1000))
+        with self._lock:
+            snapshot = self._snapshots.get(now_ms)
+            if snapshot is not None:
+                self._snapshots.move_to_end(now_ms)
+                return snapshot
+        snapshot = Snapshot(self, now_ms)
+        with self._lock:
+            self._snapshots[now_ms] = snapshot
+            while len(self._snapshots) > SNAPSHOTS_KEPT:
+                self._snapshots.popitem(last=False)
+        return snapshot
+
+
+class Snapshot:
+    """The world at one moment of the simulator clock: enrollments created by then, the
+    unenrollments that happened, grades and completion from the events up to then, the
+    statements stored by then, and the courses announced by then.
+
+    Building one is O(courses); per-course arrays are derived with numpy when a request
+    first needs them, so serving stays O(page).
+    """
+
+    def __init__(self, world: Dataset, now_ms: int) -> None:
+        self.world = world
+        self.params = world.params
+        self.users = world.users
+        self.now_ms = now_ms
+        self.now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        self.courses = tuple(CourseAt(course, now_ms) for course in world.courses)
+        self.statements = world.statements.as_of(now_ms)
+        self.listed_courses = tuple(c for c in self.courses if c.info.is_listed(self.now))
+
+    @property
+    def now_s(self) -> int:
+        return self.now_ms // 1000
+
+    def course(self, course_id: str) -> CourseAt | None:
+        """A course the APIs know now (None when unknown or not announced yet)."""
+        index = self.world.course_index.get(course_id)
+        if index is None or not self.courses[index].info.is_listed(self.now):
+            return None
+        return self.courses[index]
+
+    @cached_property
+    def enrollments_newest_first(self) -> tuple[np.ndarray, np.ndarray]:
+        """(course index, enrollment row) arrays over every course, newest first."""
+        courses, rows, created = self.world.enrollment_order
+        count = int(np.searchsorted(created, self.now_s, "right"))
+        return courses[:count][::-1], rows[:count][::-1]
+
+    def passed(self, course: CourseAt) -> np.ndarray:
         """Pass/fail as edX decides it: percent at or above the lowest cutoff."""
         return course.activity.percent >= min(GRADE_CUTOFFS.values())
 
     def summary(self) -> dict[str, object]:
-        """A small description of the world, for the CLI banner and /simulator/info."""
+        """A small description of the world now, for the CLI banner and /simulator/info."""
         return {
             "seed": self.params.seed,
             "today": self.params.today.isoformat(),
-            "now": self.now.isoformat().replace("+00:00", "Z"),
+            "now": _iso(self.now),
             "users": len(self.users),
             "statements": len(self.statements),
             "courses": [
@@ -186,10 +292,12 @@ class Dataset:
                     "course_id": c.info.course_id,
                     "name": c.info.display_name,
                     "semester": c.info.semester,
-                    "start": c.info.start.isoformat().replace("+00:00", "Z"),
-                    "end": c.info.end.isoformat().replace("+00:00", "Z"),
-                    "phase": "ended" if c.info.has_ended(self.now) else "running",
-                    "enrollments": len(c.activity.user),
+                    "start": _iso(c.info.start),
+                    "end": _iso(c.info.end),
+                    "announced": _iso(c.info.announced) if c.info.announced else None,
+                    "listed": c.info.is_listed(self.now),
+                    "phase": c.info.phase(self.now),
+                    "enrollments": len(c.activity),
                     "active_enrollments": len(c.active_by_id),
                 }
                 for c in self.courses
@@ -197,17 +305,28 @@ class Dataset:
         }
 
 
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def build_dataset(params: DataParams) -> Dataset:
     """Generate the world for ``params``; identical params give identical data."""
     now = datetime.combine(params.today, time(0, 0), tzinfo=UTC)
     now_s = int(now.timestamp())
-    catalog = build_catalog(params.today, params.courses_per_semester, params.seed)
+    catalog = build_catalog(
+        params.today,
+        params.courses_per_semester,
+        params.seed,
+        params.late_courses,
+        params.late_announce_days,
+    )
     users = _build_users(params, catalog)
     activities: list[CourseActivity] = []
     for info in catalog:
         rng = np.random.default_rng([params.seed, 100 + info.index])
         members = np.sort(rng.choice(len(users), size=params.students_per_course, replace=False))
-        activities.append(simulate_course(info, members, users.ability, now_s, rng))
+        later = np.random.default_rng([params.seed, 100 + info.index, 1])
+        activities.append(simulate_course(info, members, users.ability, rng, later, now_s))
 
     created = np.concatenate([a.created_s for a in activities])
     owner = np.concatenate([np.full(len(a.user), i) for i, a in enumerate(activities)])
@@ -221,20 +340,11 @@ def build_dataset(params: DataParams) -> Dataset:
     for info, act in zip(catalog, activities, strict=True):
         ids = global_id[offset : offset + len(act.user)]
         offset += len(act.user)
-        by_id = np.argsort(ids, kind="stable")
-        courses.append(
-            CourseData(
-                info=info,
-                activity=act,
-                enrollment_id=ids,
-                by_id=by_id,
-                active_by_id=by_id[act.is_active[by_id]],
-            )
-        )
-    statements = _build_statements(params, activities, now_s)
+        courses.append(CourseData(info=info, activity=act, enrollment_id=ids))
+    statements = _build_statements(params, activities)
     return Dataset(
         params=params,
-        now=now,
+        initial_now=now,
         courses=tuple(courses),
         users=users,
         statements=statements,
@@ -261,23 +371,33 @@ def _build_users(params: DataParams, catalog: tuple[CourseInfo, ...]) -> Users:
     )
 
 
-def _build_statements(
-    params: DataParams, activities: list[CourseActivity], now_s: int
-) -> StatementTable:
+def _build_statements(params: DataParams, activities: list[CourseActivity]) -> StatementTable:
     """Concatenate the courses' statements, add LRS storage delay, sort by ``stored``.
 
-    ``stored`` is made strictly increasing so ``since`` (exclusive) pages never skip or
-    repeat a statement.
+    Statements before the clock's start come first and draw their delays from the stream a
+    frozen simulator used, so that part of the table is unchanged; ``stored`` is then made
+    strictly increasing so ``since`` (exclusive) pages never skip or repeat a statement.
     """
-    columns = {
-        name: np.concatenate([a.statements[name] for a in activities]) for name in STATEMENT_COLUMNS
-    }
-    rng = np.random.default_rng([params.seed, 2])
-    stored = columns["ts_ms"] + rng.integers(200, 90_000, len(columns["ts_ms"]))
-    keep = stored < now_s * 1000
-    order = np.argsort(stored[keep], kind="stable")
-    columns = {name: values[keep][order] for name, values in columns.items()}
-    stored = stored[keep][order]
+    parts = [
+        {name: a.statements[name][: a.past_statements] for name in STATEMENT_COLUMNS}
+        for a in activities
+    ] + [
+        {name: a.statements[name][a.past_statements :] for name in STATEMENT_COLUMNS}
+        for a in activities
+    ]
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in STATEMENT_COLUMNS}
+    past = sum(a.past_statements for a in activities)
+    ts = columns["ts_ms"]
+    delay = np.concatenate(
+        [
+            np.random.default_rng([params.seed, 2]).integers(200, 90_000, past),
+            np.random.default_rng([params.seed, 3]).integers(200, 90_000, len(ts) - past),
+        ]
+    )
+    stored = ts + delay
+    order = np.argsort(stored, kind="stable")
+    columns = {name: values[order] for name, values in columns.items()}
+    stored = stored[order]
     ramp = np.arange(len(stored), dtype=np.int64)
     stored = np.maximum.accumulate(stored - ramp) + ramp
     course_col = columns["course"]

@@ -32,12 +32,19 @@ Every decision comes from per-rule counters, never from a clock or an unseeded R
 client that sends the same requests in the same order sees the same faults on every run.
 Every matching rule counts every request; when a 5xx burst and a 429 fall on the same request,
 the 5xx wins.
+
+Faults can also be switched at runtime (``POST /_sim/faults``, or the running simulator's
+``set_faults`` / ``fail_next``): a new spec replaces the plan and restarts its counters, and
+``fail_next(N)`` makes exactly the next N data requests (every path except ``/oauth2/``,
+``/simulator/`` and ``/_sim/``, or those under a prefix) answer 503 (or another status),
+before any rule counts them. The control endpoints under ``/_sim/`` are never faulted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -48,8 +55,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-UNSCOPED_EXEMPT = ("/oauth2/", "/simulator/")
+CONTROL_PREFIX = "/_sim/"
+UNSCOPED_EXEMPT = ("/oauth2/", "/simulator/", CONTROL_PREFIX)
 BURST_STATUSES = (502, 503, 504, 500)
+FAIL_NEXT_STATUSES = (429, 500, 502, 503, 504)
 REQUEST_KINDS = ("latency", "rate429", "burst5xx")
 RESPONSE_KINDS = ("truncate", "wrong_schema")
 
@@ -187,31 +196,84 @@ class RequestFault:
     content_type: str = "application/json"
 
 
+@dataclass(frozen=True)
+class ArmedFailures:
+    """``fail_next``: the next ``count`` matching requests answer ``status``."""
+
+    count: int = 0
+    status: int = 503
+    prefix: str | None = None
+
+    def matches(self, path: str) -> bool:
+        return FaultRule("armed", prefix=self.prefix).matches(path)
+
+
 class FaultInjector:
     """The mutable counters behind a FaultPlan, one per running simulator.
 
-    It lives on the event-loop thread only, so its counters need no lock.
+    Requests count on the event-loop thread while a test may switch faults from its own
+    thread, so every change and decision holds one lock.
     """
 
     def __init__(self, plan: FaultPlan) -> None:
+        self._lock = threading.Lock()
         self.plan = plan
+        self.armed = ArmedFailures()
         self.reset()
 
     def reset(self) -> None:
-        """Start every schedule again (tests call this between scenarios)."""
+        """Start every schedule again and drop armed failures (between test scenarios)."""
+        with self._lock:
+            self._restart()
+
+    def replace_plan(self, plan: FaultPlan) -> None:
+        """Switch to another plan at runtime (an empty one switches faults off)."""
+        with self._lock:
+            self.plan = plan
+            self._restart()
+
+    def _restart(self) -> None:
         self._seen = [0] * len(self.plan.rules)
         self._credit = [1.0 - rule.value for rule in self.plan.rules]
         self._hit = [0] * len(self.plan.rules)
         self._failed = [0] * len(self.plan.rules)
+        self.armed = ArmedFailures()
         self.injected: dict[str, int] = {}
+
+    def fail_next(self, count: int, status: int = 503, prefix: str | None = None) -> None:
+        """Make exactly the next ``count`` matching requests fail (0 disarms)."""
+        if count < 0:
+            raise FaultSpecError(f"fail_next: count must not be negative, got {count}")
+        if status not in FAIL_NEXT_STATUSES:
+            raise FaultSpecError(f"fail_next: status must be one of {FAIL_NEXT_STATUSES}")
+        if prefix is not None:
+            _prefix(prefix, f"prefix={prefix}")
+        with self._lock:
+            self.armed = ArmedFailures(count, status, prefix)
 
     def before(self, path: str) -> RequestFault:
         """Count the request against every matching rule; say whether it fails early.
 
-        Every matching rule counts the request, whatever the others decide; a 5xx burst wins
+        An armed failure comes first and stops there (no rule counts that request). Every
+        matching rule counts the request, whatever the others decide; a 5xx burst wins
         over a 429, so ``burst5xx=3`` always means the first three requests fail with 5xx.
         """
+        with self._lock:
+            return self._before(path)
+
+    def _before(self, path: str) -> RequestFault:
         fault = RequestFault()
+        armed = self.armed
+        if armed.count > 0 and armed.matches(path):
+            self.armed = replace(armed, count=armed.count - 1)
+            fault.status = armed.status
+            if armed.status == 429:
+                fault.headers["Retry-After"] = str(self.plan.retry_after_s)
+                fault.body = _throttled_body(self.plan.retry_after_s)
+            else:
+                fault.body, fault.content_type = _error_body(armed.status)
+            self._record(str(fault.status))
+            return fault
         burst: int | None = None
         throttled = False
         for index, rule in enumerate(self.plan.rules):
@@ -233,18 +295,19 @@ class FaultInjector:
             fault.status = burst
             fault.body, fault.content_type = _error_body(burst)
         elif throttled:
-            wait = self.plan.retry_after_s
-            unit = "second" if wait == 1 else "seconds"
-            detail = f"Request was throttled. Expected available in {wait} {unit}."
             fault.status = 429
-            fault.headers["Retry-After"] = str(wait)
-            fault.body = json.dumps({"detail": detail}).encode()
+            fault.headers["Retry-After"] = str(self.plan.retry_after_s)
+            fault.body = _throttled_body(self.plan.retry_after_s)
         if fault.status is not None:
             self._record(str(fault.status))
         return fault
 
     def after(self, path: str) -> str | None:
         """For a successful JSON response: the response fault to apply, if any."""
+        with self._lock:
+            return self._after(path)
+
+    def _after(self, path: str) -> str | None:
         chosen = None
         for index, rule in enumerate(self.plan.rules):
             if rule.kind not in RESPONSE_KINDS or not rule.matches(path):
@@ -264,6 +327,12 @@ class FaultInjector:
 
     def _record(self, what: str) -> None:
         self.injected[what] = self.injected.get(what, 0) + 1
+
+
+def _throttled_body(wait: int) -> bytes:
+    unit = "second" if wait == 1 else "seconds"
+    detail = f"Request was throttled. Expected available in {wait} {unit}."
+    return json.dumps({"detail": detail}).encode()
 
 
 def _error_body(status: int) -> tuple[bytes, str]:
@@ -306,6 +375,9 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        if path.startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
         fault = self.injector.before(path)
         if fault.delay_s:
             await asyncio.sleep(fault.delay_s)

@@ -7,6 +7,11 @@ the spec's defaults: newest ``stored`` first unless ``ascending=true``, ``more``
 on the last page. Requests need HTTP basic auth (401 otherwise) and an
 ``X-Experience-API-Version: 1.0.x`` header (400 otherwise).
 
+The store holds every statement of the whole run; a request sees those stored by the
+simulator clock's now (a prefix of the ``stored`` order, found by binary search). A ``more``
+link keeps the now of its first page, so paging through a result stays consistent while the
+clock moves; a later ``since`` query picks up what was stored in between.
+
 Statements are rendered from the statement table's columns only for the rows served; an
 id encodes its row, so ``statementId`` look-ups need no index.
 """
@@ -21,7 +26,8 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -97,6 +103,7 @@ class StatementQuery:
     until: str | None = None
     limit: int = DEFAULT_LIMIT
     ascending: bool = False
+    as_of_ms: int | None = None  # the clock's now at the first page of a paged result
 
     def candidate_key(self) -> tuple:
         return (self.activity, self.related_activities, self.agent, self.verb)
@@ -188,13 +195,14 @@ class StatementStore:
         head[8] = (head[8] & 0x3F) | 0x80
         return str(uuid.UUID(bytes=bytes(head) + tail))
 
-    def row_of_statement_id(self, text: str) -> int | None:
+    def row_of_statement_id(self, text: str, now_ms: int) -> int | None:
+        """The row of a statement stored by ``now_ms``, or None."""
         try:
             parsed = uuid.UUID(text)
         except ValueError:
             return None
         row = int.from_bytes(parsed.bytes[10:], "big") ^ self._mask
-        if row >= len(self.table) or self.statement_id(row) != str(parsed):
+        if row >= self.table.visible_count(now_ms) or self.statement_id(row) != str(parsed):
             return None
         return row
 
@@ -231,15 +239,23 @@ class StatementStore:
         )
         return query, 0
 
-    def page(self, query: StatementQuery, position: int, platform: str) -> tuple[list[dict], str]:
-        """One page of statements and the ``more`` IRL (``""`` when this is the last page)."""
+    def page(
+        self, query: StatementQuery, position: int, platform: str, now_ms: int
+    ) -> tuple[list[dict], str]:
+        """One page of statements stored by ``now_ms`` (or by the now a ``more`` link
+        carries) and the ``more`` IRL (``""`` when this is the last page)."""
+        if query.as_of_ms is None:
+            query = replace(query, as_of_ms=now_ms)
         candidates = self._candidates_for(query, platform)
         stored = candidates.stored
-        low, high = 0, len(candidates)
+        low = 0
+        high = int(np.searchsorted(stored, min(query.as_of_ms, now_ms), "right"))
         if query.since:
-            low = int(np.searchsorted(stored, parse_timestamp(query.since, "since"), "right"))
+            since = parse_timestamp(query.since, "since")
+            low = min(high, int(np.searchsorted(stored, since, "right")))
         if query.until:
-            high = int(np.searchsorted(stored, parse_timestamp(query.until, "until"), "right"))
+            until = parse_timestamp(query.until, "until")
+            high = min(high, int(np.searchsorted(stored, until, "right")))
         span = max(0, high - low)
         begin, end = position, min(position + query.limit, span)
         if query.ascending:
@@ -502,16 +518,20 @@ def iso_duration(centiseconds: int, long_form: bool) -> str:
 class LrsService:
     """The ``/xAPI`` endpoints: auth, version header, StatementResult paging."""
 
-    def __init__(self, store: StatementStore, username: str, password: str) -> None:
+    def __init__(
+        self, store: StatementStore, username: str, password: str, now_ms: Callable[[], int]
+    ) -> None:
         self.store = store
         self.username = username
         self.password = password
+        self.now_ms = now_ms
 
-    def _headers(self) -> dict[str, str]:
-        consistent = len(self.store.table) and int(self.store.table.stored_ms[-1])
+    def _headers(self, now_ms: int) -> dict[str, str]:
+        """Every statement stored by the clock's now is served, so the LRS is consistent
+        through now."""
         return {
             VERSION_HEADER: XAPI_VERSION,
-            "X-Experience-API-Consistent-Through": iso_ms(consistent or 0),
+            "X-Experience-API-Consistent-Through": iso_ms(now_ms),
         }
 
     def _error(self, status: int, message: str, extra: dict[str, str] | None = None) -> Response:
@@ -539,19 +559,21 @@ class LrsService:
         if refused is not None:
             return refused
         platform = request.app.state.platform_url
+        now_ms = self.now_ms()
         try:
             statement_id = request.query_params.get("statementId")
             if statement_id:
-                row = self.store.row_of_statement_id(statement_id)
+                row = self.store.row_of_statement_id(statement_id, now_ms)
                 if row is None:
                     return self._error(404, f"no statement {statement_id}")
                 body = self.store.render(row, platform)
-                return JSONResponse(body, headers=self._headers())
+                return JSONResponse(body, headers=self._headers(now_ms))
             query, position = self.store.query_from_request(request)
-            statements, more = self.store.page(query, position, platform)
+            statements, more = self.store.page(query, position, platform, now_ms)
         except LrsError as error:
             return self._error(error.status, error.message)
-        return JSONResponse({"statements": statements, "more": more}, headers=self._headers())
+        body = {"statements": statements, "more": more}
+        return JSONResponse(body, headers=self._headers(now_ms))
 
     async def about(self, request: Request) -> Response:
         body = {"version": [XAPI_VERSION, "1.0.2", "1.0.1", "1.0.0"], "extensions": {}}

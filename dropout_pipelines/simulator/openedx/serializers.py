@@ -18,7 +18,7 @@ from dropout_pipelines.simulator.openedx.catalog import (
     GRADE_CUTOFFS,
     CourseInfo,
 )
-from dropout_pipelines.simulator.openedx.data import CourseData, Dataset, Users
+from dropout_pipelines.simulator.openedx.data import CourseAt, Snapshot, Users
 
 GENDERS = ("m", "f", "o")
 MODE_NAMES = tuple(str(mode) for mode in MODES)
@@ -67,7 +67,7 @@ def course_json(info: CourseInfo, base_url: str) -> dict:
     }
 
 
-def enrollment_json(data: Dataset, course: CourseData, row: int) -> dict:
+def enrollment_json(data: Snapshot, course: CourseAt, row: int) -> dict:
     """``CourseEnrollmentsApiListSerializer``: created, mode, is_active, user, course_id."""
     act = course.activity
     return {
@@ -79,7 +79,7 @@ def enrollment_json(data: Dataset, course: CourseData, row: int) -> dict:
     }
 
 
-def section_breakdown(course: CourseData, row: int) -> list[dict]:
+def section_breakdown(course: CourseAt, row: int) -> list[dict]:
     """The gradebook's per-subsection rows; unattempted ones show 0/0 as upstream does."""
     act = course.activity
     rows = []
@@ -111,7 +111,7 @@ def letter_grade(percent: float) -> str | None:
 
 
 def gradebook_entry(
-    data: Dataset, course: CourseData, row: int, base_url: str, fork_fields: bool
+    data: Snapshot, course: CourseAt, row: int, base_url: str, fork_fields: bool
 ) -> dict:
     """``StudentGradebookEntrySerializer``; e-mail only for the masters track."""
     act = course.activity
@@ -135,7 +135,7 @@ def gradebook_entry(
     return entry
 
 
-def course_grade_json(data: Dataset, course: CourseData, row: int) -> dict:
+def course_grade_json(data: Snapshot, course: CourseAt, row: int) -> dict:
     """A row of ``GET /api/grades/v1/courses/{course_id}/`` (CourseGradesView)."""
     act = course.activity
     user = int(act.user[row])
@@ -150,7 +150,7 @@ def course_grade_json(data: Dataset, course: CourseData, row: int) -> dict:
     }
 
 
-def completion_json(data: Dataset, course: CourseData, row: int) -> dict:
+def completion_json(data: Snapshot, course: CourseAt, row: int) -> dict:
     """A completion-aggregator course result (staff listing adds ``username``)."""
     act = course.activity
     earned = float(act.completion_earned[row])
@@ -258,7 +258,7 @@ def grading_policy_json() -> list[dict]:
     ]
 
 
-def progress_json(data: Dataset, course: CourseData, row: int | None) -> dict:
+def progress_json(data: Snapshot, course: CourseAt, row: int | None) -> dict:
     """The learner progress API (``/api/course_home/v1/progress/…``): where the grade
     cutoffs (``grading_policy.grade_range``) are exposed to LMS API clients."""
     percent = round(float(course.activity.percent[row]), 2) if row is not None else 0.0

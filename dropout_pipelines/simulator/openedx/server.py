@@ -5,6 +5,8 @@ foreground (the CLI), always as a real uvicorn HTTP server on loopback.
         requests.get(f"{sim.base_url}/api/courses/v1/courses/")
         requests.get(f"{sim.lrs_url}/statements", auth=("lrs", "lrs-secret"),
                      headers={"X-Experience-API-Version": "1.0.3"})
+        sim.clock.advance(days=7)     # a week of the term passes (or POST /_sim/advance)
+        sim.fail_next(3)              # the next 3 data requests answer 503
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from types import TracebackType
 
@@ -21,8 +24,9 @@ import uvicorn
 
 from dropout_pipelines.simulator.openedx.app import SimulatorState, build_app
 from dropout_pipelines.simulator.openedx.auth import LmsAuth
+from dropout_pipelines.simulator.openedx.clock import SimulatorClock
 from dropout_pipelines.simulator.openedx.config import DataParams, SimulatorConfig
-from dropout_pipelines.simulator.openedx.data import Dataset, build_dataset
+from dropout_pipelines.simulator.openedx.data import Dataset, Snapshot, build_dataset
 from dropout_pipelines.simulator.openedx.faults import FaultInjector
 from dropout_pipelines.simulator.openedx.lrs import StatementStore
 
@@ -37,18 +41,19 @@ def cached_dataset(params: DataParams) -> Dataset:
 
 
 def build_state(config: SimulatorConfig) -> SimulatorState:
-    data = cached_dataset(config.data)
-    data.users.index_of_username("")  # build the username index before the first request
+    world = cached_dataset(config.data)
+    world.users.index_of_username("")  # build the username index before the first request
     return SimulatorState(
         config=config,
-        data=data,
+        world=world,
+        clock=SimulatorClock(world.initial_now),
         auth=LmsAuth(
             config.credentials,
             config.data.seed,
             config.token_lifetime_s,
             config.faults.token_expires_after,
         ),
-        store=StatementStore(data, config.actor_id),
+        store=StatementStore(world, config.actor_id),
         faults=FaultInjector(config.faults),
     )
 
@@ -64,7 +69,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 @dataclass
 class RunningSimulator:
-    """A simulator serving on a background thread; stop it (or leave the ``with``) to end."""
+    """A simulator serving on a background thread; stop it (or leave the ``with``) to end.
+
+    Its clock is its own (simulators with equal data share the generated world, not the
+    clock), so a test that moves time should start a private one.
+    """
 
     config: SimulatorConfig
     state: SimulatorState
@@ -83,9 +92,39 @@ class RunningSimulator:
         return int(self.base_url.rsplit(":", 1)[1])
 
     @property
-    def data(self) -> Dataset:
-        """The generated world (ground truth for tests: engagement, outcomes)."""
+    def data(self) -> Snapshot:
+        """The world as the APIs show it now (ground truth for tests: engagement, outcomes)."""
         return self.state.data
+
+    @property
+    def world(self) -> Dataset:
+        """The whole generated world, every course to its end, whatever the clock says."""
+        return self.state.world
+
+    @property
+    def clock(self) -> SimulatorClock:
+        """The simulator clock: ``clock.now``, ``clock.advance(days=7)``, ``clock.set(…)``."""
+        return self.state.clock
+
+    @property
+    def now(self) -> datetime:
+        return self.state.clock.now
+
+    def advance(self, **amounts: float) -> datetime:
+        """Move the clock forward (``days=``, ``hours=``, ``minutes=``, ``seconds=``)."""
+        return self.state.clock.advance(**amounts)
+
+    def set_now(self, moment: datetime) -> datetime:
+        """Move the clock to ``moment`` (naive = UTC); never backward."""
+        return self.state.clock.set(moment)
+
+    def set_faults(self, spec: str) -> None:
+        """Replace the fault plan at runtime (the grammar of ``--faults``; "" = none)."""
+        self.state.set_faults(spec)
+
+    def fail_next(self, count: int, status: int = 503, prefix: str | None = None) -> None:
+        """Make exactly the next ``count`` data requests (under ``prefix``) answer ``status``."""
+        self.state.faults.fail_next(count, status, prefix)
 
     @property
     def platform_url(self) -> str:
@@ -93,7 +132,8 @@ class RunningSimulator:
         return self.config.platform_url or self.base_url
 
     def reset_faults(self) -> None:
-        self.state.faults.reset()
+        """Back to the configured faults: schedules restarted, runtime switches undone."""
+        self.state.restore_faults()
 
     def stop(self) -> None:
         self._server.should_exit = True
