@@ -58,7 +58,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 CONTROL_PREFIX = "/_sim/"
 UNSCOPED_EXEMPT = ("/oauth2/", "/simulator/", CONTROL_PREFIX)
 BURST_STATUSES = (502, 503, 504, 500)
-FAIL_NEXT_STATUSES = (429, 500, 502, 503, 504)
+# 401: the credentials were rejected (a rotated LRS key, a revoked token) — not retryable.
+FAIL_NEXT_STATUSES = (401, 429, 500, 502, 503, 504)
 REQUEST_KINDS = ("latency", "rate429", "burst5xx")
 RESPONSE_KINDS = ("truncate", "wrong_schema")
 
@@ -341,7 +342,9 @@ def _error_body(status: int) -> tuple[bytes, str]:
         title = "502 Bad Gateway" if status == 502 else "504 Gateway Time-out"
         html = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
         return html.encode(), "text/html"
-    message = "Service Unavailable" if status == 503 else "Internal Server Error"
+    message = {401: "Invalid credentials.", 503: "Service Unavailable"}.get(
+        status, "Internal Server Error"
+    )
     return json.dumps({"detail": message}).encode(), "application/json"
 
 
