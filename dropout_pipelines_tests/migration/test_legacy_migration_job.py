@@ -212,8 +212,7 @@ def test_levels_that_contradict_their_score_are_relevelled_and_counted(monkeypat
     with engine.begin() as connection:
         connection.execute(
             sa.text(
-                "UPDATE raw_data SET fail_risk_score = 95, risk_level = 'LOW' "
-                "WHERE id IN (3, 4)"
+                "UPDATE raw_data SET fail_risk_score = 95, risk_level = 'LOW' WHERE id IN (3, 4)"
             )
         )
     run = run_migration(monkeypatch, db_url)
