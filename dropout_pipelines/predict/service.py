@@ -113,9 +113,20 @@ def _rows(
     )
 
 
+WITHDRAWN_REASON = [{"feature": "is_unenrolled", "value": 1.0, "contribution": None}]
+
+
+def _withdrawn(features: pd.DataFrame) -> np.ndarray:
+    return features["is_unenrolled"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
 def score_features(choice: ModelChoice, course_id: str, features: pd.DataFrame) -> pd.DataFrame:
     """Serving rows (A/B arms when mapped) with their reasons, plus shadow rows when a
-    shadow model is mapped."""
+    shadow model is mapped.
+
+    A learner who has unenrolled is reported as withdrawn, not scored as if present: risk
+    100 (HIGH) with the reason `is_unenrolled`, whatever a model would make of their data.
+    """
     serving_scores = _score(_load(choice), features)
     reasons = _reasons(_load(choice), features)
     arms = None
@@ -128,6 +139,12 @@ def score_features(choice: ModelChoice, course_id: str, features: pd.DataFrame) 
             serving_scores[in_b] = _score(_load(ab_choice), features[in_b])
             b_reasons = iter(_reasons(_load(ab_choice), features[in_b]))
             reasons = [next(b_reasons) if b else own for own, b in zip(reasons, in_b, strict=True)]
+    withdrawn = _withdrawn(features)
+    if withdrawn.any():
+        serving_scores = np.where(withdrawn, 100.0, serving_scores)
+        reasons = [
+            WITHDRAWN_REASON if gone else own for own, gone in zip(reasons, withdrawn, strict=True)
+        ]
     serving = _rows(features, choice, serving_scores, "serving", arms, reasons)
     if choice.ab is not None:
         in_b = serving["ab_arm"].eq("B")

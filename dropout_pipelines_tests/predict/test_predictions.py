@@ -339,3 +339,20 @@ def test_no_model_is_a_clear_error(warehouse, db_url, monkeypatch):
     with pytest.raises(Exception, match="set-default"):
         predict_course(warehouse, COURSE, "run-1", NOW)
     assert _count(warehouse) == 0
+
+
+def test_an_unenrolled_learner_is_reported_withdrawn_not_scored(course):
+    with course.begin() as connection:
+        connection.execute(
+            sa.update(s.student_features)
+            .where(s.student_features.c.user_id.in_([1, 2]))
+            .values(is_unenrolled=True)
+        )
+    predict_course(course, COURSE, "run-1", NOW)
+    latest = _latest(course).set_index("user_id")
+    assert latest.loc[[1, 2], "fail_risk_score"].tolist() == [100.0, 100.0]
+    assert set(latest.loc[[1, 2], "risk_level"]) == {"HIGH"}
+    reasons = latest.loc[1, "reasons"]
+    reasons = json.loads(reasons) if isinstance(reasons, str) else reasons
+    assert reasons == [{"feature": "is_unenrolled", "value": 1.0, "contribution": None}]
+    assert (latest.drop(index=[1, 2])["fail_risk_score"] < 100).any()
