@@ -38,9 +38,8 @@ SOURCE_FETCHES: dict[str, Callable[[OpenEdxClient, str], object]] = {
     "enrollments": OpenEdxClient.enrollments,
     "gradebook": OpenEdxClient.gradebook,
     "completion": OpenEdxClient.completion,
-    "cutoffs": OpenEdxClient.grade_cutoffs,
+    "grading": OpenEdxClient.grading,
     "outline": lambda client, course_id: _optional(client.course_outline, course_id),
-    "policy": OpenEdxClient.grading_policy,
 }
 
 
@@ -93,7 +92,7 @@ def fetch_course(
         if concurrent:
             stats |= {name: client.stats for name, client in clients.items()}
             stats["accounts"] = accounts_client.stats
-    cutoffs = results["cutoffs"]
+    cutoffs, policy = results["grading"]
     threshold = min(cutoffs.values()) if cutoffs else None
     window = CourseWindow(start=naive_datetime(info["start"]), end=naive_datetime(info["end"]))
     outline, content_blocks = results["outline"] or (pd.DataFrame(columns=list(OUTLINE)), None)
@@ -118,7 +117,7 @@ def fetch_course(
         ),
         cutoffs=cutoffs,
         outline=outline,
-        policy=results["policy"],
+        policy=policy,
         statements=digest.result(ids),
         fetched_at=now,
         stats=stats,

@@ -201,28 +201,32 @@ class OpenEdxClient(SessionClient):
         self._session.page_done(endpoint, 1, 1)
         return outline_rows(document, endpoint)
 
-    def grading_policy(self, course_id: str) -> pd.DataFrame:
-        """`[assignment_type, weight, drop_count, min_count]` from the progress API's
-        `grading_policy.assignment_policies`; empty when not exposed to this account."""
+    def grading(self, course_id: str) -> tuple[dict[str, float], pd.DataFrame]:
+        """The course's grade cutoffs (letter → minimum fraction, highest first) and its
+        assignment policies (`[assignment_type, weight, drop_count, min_count]`), from the
+        progress API's `grading_policy`, in one request; `{}` / empty where the course does
+        not expose them to this account (missing, forbidden, or unexpected)."""
         path = PROGRESS_PATH.format(course=course_path_segment(course_id))
         url = api_url(self.base_url, path)
+        no_policy = pd.DataFrame(columns=list(frames.POLICY))
         try:
             document = self._session.get_json(url, resource=course_id)
-            return assignment_policies(document, endpoint_of(url))
         except (ApiRequestError, OpenEdxPermissionError, PayloadError, UpstreamError):
-            return pd.DataFrame(columns=list(frames.POLICY))
+            return {}, no_policy
+        endpoint = endpoint_of(url)
+        try:
+            cutoffs = grade_range(document, endpoint)
+        except PayloadError:
+            cutoffs = {}
+        try:
+            policies = assignment_policies(document, endpoint)
+        except PayloadError:
+            policies = no_policy
+        return cutoffs, policies
 
     def grade_cutoffs(self, course_id: str) -> dict[str, float]:
-        """Letter → minimum fraction (e.g. `{"A": 0.85, ..., "D": 0.5}` or `{"Pass": 0.5}`),
-        highest first; `{}` when the course does not expose them to this account (the
-        progress API is missing, forbidden, or answers something unexpected)."""
-        path = PROGRESS_PATH.format(course=course_path_segment(course_id))
-        url = api_url(self.base_url, path)
-        try:
-            document = self._session.get_json(url, resource=course_id)
-            return grade_range(document, endpoint_of(url))
-        except (ApiRequestError, OpenEdxPermissionError, PayloadError, UpstreamError):
-            return {}
+        """Letter → minimum fraction (e.g. `{"A": 0.85, ..., "D": 0.5}`), `{}` when unknown."""
+        return self.grading(course_id)[0]
 
     def pass_threshold(self, course_id: str) -> float | None:
         """The lowest cutoff (a learner at or above it passes), None when unknown."""
