@@ -30,6 +30,19 @@ PROBLEMS_PER_SUBSECTION_MAX = 4
 # Statement kinds (the `kind` column of the statement table).
 K_REGISTERED, K_UNREGISTERED, K_EXPERIENCED, K_PLAYED = 0, 1, 2, 3
 K_PROBLEM_ANSWERED, K_H5P_SCORED, K_H5P_INTERACTED = 4, 5, 6
+K_VIEWED = 7  # a unit page view (navigation), the dense part of the click-stream
+
+# Daily page views: a learner with engagement e visits the course on a day with probability
+# sigmoid(VIEW_ACTIVE_BASE + VIEW_ACTIVE_SLOPE·e) (times a weekly rhythm) and then opens
+# 1 + Poisson(exp(VIEW_BURST_BASE + VIEW_BURST_SLOPE·e)) pages, so most learners view 0–15
+# pages a day, with many empty days. Over the 2–4 weeks (FADE_DAYS) before a learner stops
+# for good, the chance of a visit, and so the expected views, fades down to FADE_FLOOR of it.
+VIEW_ACTIVE_BASE, VIEW_ACTIVE_SLOPE = -2.0, 1.1
+VIEW_BURST_BASE, VIEW_BURST_SLOPE = 0.45, 0.4
+VIEW_HABIT_SD = 0.6  # a learner's own clicking habit (logit scale), independent of engagement
+WEEKDAY_FACTOR = np.array([1.1, 1.05, 1.05, 1.0, 0.85, 0.8, 1.0])  # Monday … Sunday
+FADE_DAYS = (14.0, 28.0)
+FADE_FLOOR = 0.1
 
 STATEMENT_COLUMNS = {
     "ts_ms": np.int64,
@@ -67,6 +80,7 @@ class CourseActivity:
     created_s: np.ndarray  # enrollment time, int64 epoch seconds, ascending
     mode: np.ndarray  # index into MODES, int8
     engagement: np.ndarray  # latent, float32
+    stop_s: np.ndarray  # when the learner stops for good (after the end if they never do)
     unenroll_s: np.ndarray  # when the learner unenrolls, or -1 if they never do
     done_ms: np.ndarray  # (n, completable items) int64 epoch ms, NEVER_MS if never done
     problem_columns: slice  # the problems' columns of done_ms
@@ -74,6 +88,7 @@ class CourseActivity:
     subsection_starts: np.ndarray  # first problem column of each graded subsection
     statements: dict[str, np.ndarray]  # columns of this course's statements (unsorted)
     past_statements: int  # the first ones happen before the cut (see simulate_course)
+    views: dict[str, np.ndarray]  # the page-view statements (K_VIEWED), from their own stream
 
     @property
     def completion_possible(self) -> int:
@@ -148,6 +163,7 @@ def simulate_course(
     rng: np.random.Generator,
     later: np.random.Generator,
     cut_s: int,
+    views_rng: np.random.Generator | None = None,
 ) -> CourseActivity:
     """Simulate one course run from enrollment to its end (what is visible when is decided
     later, by the simulator clock).
@@ -156,6 +172,9 @@ def simulate_course(
     stopped there; the draws whose count depends on how many events lie after it come from
     ``later``. So the world up to the clock's start is the one a frozen simulator served, and
     the rest of the term is drawn from the same model.
+
+    Page views (:func:`simulate_views`) draw from ``views_rng`` alone (none without it), so
+    adding them leaves every other statement, grade and enrollment as it was.
     """
     n = len(users)
     start, end = course.start_s, course.end_s
@@ -334,11 +353,14 @@ def simulate_course(
     row_of = np.empty(n, np.int32)
     row_of[order] = np.arange(n, dtype=np.int32)
     statements["enrollment"] = row_of[statements["enrollment"]]
+    views = simulate_views(course, users, engagement, created, stop_s, views_rng)
+    views["enrollment"] = row_of[views["enrollment"]]
     return CourseActivity(
         user=users[order].astype(np.int32),
         created_s=created[order].astype(np.int64),
         mode=mode[order],
         engagement=engagement[order].astype(np.float32),
+        stop_s=stop_s[order],
         unenroll_s=unenroll_s[order].astype(np.int64),
         done_ms=done_ms[order],
         problem_columns=slice(first_problem, first_problem + problem_ms.shape[1]),
@@ -346,7 +368,95 @@ def simulate_course(
         subsection_starts=np.cumsum([0, *problem_counts[:-1]]),
         statements=statements,
         past_statements=sum(len(block["ts_ms"]) for block in past_blocks),
+        views=views,
     )
+
+
+def simulate_views(
+    course: CourseInfo,
+    users: np.ndarray,
+    engagement: np.ndarray,
+    created: np.ndarray,
+    stop_s: np.ndarray,
+    rng: np.random.Generator | None,
+) -> dict[str, np.ndarray]:
+    """Daily navigation sessions: views of the course's released unit pages (OULAD-style
+    ``viewed`` clicks), drawn over a (days × learners) grid per course.
+
+    Each learner views pages between enrolling (or the course start) and stopping (or the
+    end); how often and how many follow engagement and the weekday, and the visits fade over
+    the two to four weeks before a learner stops, so engagement visibly drops weeks before a
+    withdrawal. A day's views form one session, in the Vietnamese daytime or evening, a minute
+    or two apart, mostly on the latest released unit.
+    """
+    n = len(users)
+    if rng is None or n == 0:
+        return {name: np.zeros(0, dtype) for name, dtype in STATEMENT_COLUMNS.items()}
+    start, end = course.start_s, course.end_s
+    first_day = start // DAY_S
+    days = int(-(-end // DAY_S) - first_day)
+    day_s = (first_day + np.arange(days, dtype=np.int64)) * DAY_S  # midnight UTC of each day
+    lower = np.maximum(created, start)
+    upper = np.minimum(stop_s, end)
+
+    fade_days = rng.uniform(*FADE_DAYS, n)
+    habit = rng.normal(0.0, VIEW_HABIT_SD, n)  # how much a learner clicks, beyond engagement
+    visit = _sigmoid(VIEW_ACTIVE_BASE + VIEW_ACTIVE_SLOPE * engagement + habit)
+    visit = visit.astype(np.float32)
+    burst = np.exp(VIEW_BURST_BASE + VIEW_BURST_SLOPE * engagement + 0.5 * habit)
+    weekday = WEEKDAY_FACTOR[(day_s // DAY_S + 3) % 7].astype(np.float32)  # 1970-01-01: Thu
+    # Each day's noon, and each learner's stop, in days since the first midnight (float32:
+    # every (days × learners) array below is float32 or bool).
+    noon = np.arange(days, dtype=np.float32) + np.float32(0.5)
+    stop_day = np.where(stop_s < end, (stop_s - day_s[0]) / DAY_S, np.inf).astype(np.float32)
+    slope = ((1.0 - FADE_FLOOR) / fade_days).astype(np.float32)
+    ramp = (stop_day[None, :] - noon[:, None]) * slope[None, :] + np.float32(FADE_FLOOR)
+    np.clip(ramp, FADE_FLOOR, 1.0, out=ramp)
+    ramp *= visit[None, :]
+    ramp *= weekday[:, None]
+    # A day counts when any part of it lies in the learner's active period.
+    day = np.arange(days, dtype=np.int32)[:, None]
+    first = ((lower - day_s[0]) // DAY_S).astype(np.int32)
+    last = (-((day_s[0] - upper) // DAY_S)).astype(np.int32)  # first day wholly after it
+    visits = rng.random((days, n), dtype=np.float32) < ramp
+    visits &= (day >= first[None, :]) & (day < last[None, :])
+
+    day_ix, rows = np.nonzero(visits)
+    per_cell = 1 + rng.poisson(burst[rows])
+    total = int(per_cell.sum())
+    # One session a day, starting between 23:00 and 16:00 UTC (06:00–23:00 in Vietnam),
+    # more often in the evening; its pages follow each other a minute or two apart.
+    u = rng.random((2, len(day_ix)), dtype=np.float32)
+    session = day_s[day_ix] - 3600 + (np.maximum(u[0], u[1]) * 17 * 3600).astype(np.int64)
+    cell = np.repeat(np.arange(len(day_ix)), per_cell)
+    u = rng.random((2, total), dtype=np.float32)
+    gaps = 5.0 - 100.0 * np.log1p(-u[0])  # exponential, 105 s on average
+    elapsed = np.cumsum(gaps, dtype=np.float64)
+    cell_first = np.cumsum(per_cell) - per_cell
+    elapsed -= (elapsed[cell_first] - gaps[cell_first])[cell]
+    ts_ms = session[cell] * 1000 + (elapsed * 1000).astype(np.int64)
+    view_rows = rows[cell]
+    keep = (ts_ms >= lower[view_rows] * 1000) & (ts_ms < upper[view_rows] * 1000)
+    ts_ms, view_rows, back_u = ts_ms[keep], view_rows[keep], u[1][keep]
+    count = len(ts_ms)
+    # The page: a released unit, most often the latest, sometimes an earlier one (a
+    # geometric number of units back).
+    released_ms = (start + (np.array(UNIT_FRACS) * (end - start)).astype(np.int64)) * 1000
+    latest = np.searchsorted(released_ms, ts_ms, "right") - 1
+    back = (np.log1p(-back_u) / np.log(0.45)).astype(np.int64)
+    item = np.maximum(latest - back, 0)
+    return {
+        "ts_ms": ts_ms,
+        "user": users[view_rows].astype(np.int32),
+        "enrollment": view_rows.astype(np.int32),
+        "course": np.full(count, course.index, np.int16),
+        "kind": np.full(count, K_VIEWED, np.int8),
+        "item": item.astype(np.int16),
+        "attempt": np.zeros(count, np.int8),
+        "raw": np.zeros(count, np.int16),
+        "max": np.zeros(count, np.int16),
+        "duration_cs": np.zeros(count, np.int32),
+    }
 
 
 def course_percent(course: CourseInfo, attempted: np.ndarray, earned: np.ndarray) -> np.ndarray:

@@ -43,6 +43,7 @@ from dropout_pipelines.simulator.openedx.activity import (
     K_PROBLEM_ANSWERED,
     K_REGISTERED,
     K_UNREGISTERED,
+    K_VIEWED,
     PROBLEMS_PER_SUBSECTION_MAX,
 )
 from dropout_pipelines.simulator.openedx.auth import basic_credentials
@@ -63,6 +64,7 @@ VERB_IRIS = {
     "answered": "http://adlnet.gov/expapi/verbs/answered",
     "completed": "http://adlnet.gov/expapi/verbs/completed",
     "interacted": "http://adlnet.gov/expapi/verbs/interacted",
+    "viewed": "http://id.tincanapi.com/verb/viewed",  # navigation (page views)
 }
 VERB_NAMES = tuple(VERB_IRIS)
 VERB_CODES = {name: code for code, name in enumerate(VERB_NAMES)}
@@ -73,7 +75,7 @@ ACTIVITY_QUESTION = "http://adlnet.gov/expapi/activities/question"
 ACTIVITY_INTERACTION = "http://adlnet.gov/expapi/activities/cmi.interaction"
 H5P_LOCAL_ID = "http://h5p.org/x-api/h5p-local-content-id"
 BLOCK_KINDS = {
-    "vertical": (K_EXPERIENCED,),
+    "vertical": (K_EXPERIENCED, K_VIEWED),
     "video": (K_PLAYED,),
     "problem": (K_PROBLEM_ANSWERED,),
     "h5pxblock": (K_H5P_SCORED, K_H5P_INTERACTED),
@@ -172,6 +174,7 @@ class StatementStore:
         verb[cols["kind"] == K_PLAYED] = VERB_CODES["played"]
         verb[cols["kind"] == K_PROBLEM_ANSWERED] = VERB_CODES["answered"]
         verb[cols["kind"] == K_H5P_INTERACTED] = VERB_CODES["interacted"]
+        verb[cols["kind"] == K_VIEWED] = VERB_CODES["viewed"]
         scored = cols["kind"] == K_H5P_SCORED
         verb[scored] = np.where(
             completes[cols["course"][scored], cols["item"][scored]],
@@ -403,7 +406,8 @@ class StatementStore:
         if kind in (K_REGISTERED, K_UNREGISTERED):
             statement["object"] = course_activity
             statement["context"] = {"extensions": dict(erb_context["extensions"])}
-        elif kind == K_EXPERIENCED:
+        elif kind in (K_EXPERIENCED, K_VIEWED):
+            # A unit viewed in the course outline or sequence navigation, or experienced.
             statement["object"] = self._block(
                 platform,
                 info,
