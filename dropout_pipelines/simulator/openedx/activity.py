@@ -37,8 +37,8 @@ K_VIEWED = 7  # a unit page view (navigation), the dense part of the click-strea
 # 1 + Poisson(exp(VIEW_BURST_BASE + VIEW_BURST_SLOPE·e)) pages, so most learners view 0–15
 # pages a day, with many empty days. Over the 2–4 weeks (FADE_DAYS) before a learner stops
 # for good, the chance of a visit, and so the expected views, fades down to FADE_FLOOR of it.
-VIEW_ACTIVE_BASE, VIEW_ACTIVE_SLOPE = -2.0, 1.1
-VIEW_BURST_BASE, VIEW_BURST_SLOPE = 0.45, 0.4
+VIEW_ACTIVE_BASE, VIEW_ACTIVE_SLOPE = -2.6, 1.1
+VIEW_BURST_BASE, VIEW_BURST_SLOPE = 0.25, 0.4
 VIEW_HABIT_SD = 0.6  # a learner's own clicking habit (logit scale), independent of engagement
 WEEKDAY_FACTOR = np.array([1.1, 1.05, 1.05, 1.0, 0.85, 0.8, 1.0])  # Monday … Sunday
 FADE_DAYS = (14.0, 28.0)
