@@ -1,8 +1,10 @@
-"""Smoke test of `make bench-ingest`: the benchmark runs end to end on a small course.
+"""Smoke test of `make bench-ingest`: the benchmark runs end to end on a tiny course.
 
-Timings are not asserted (200 students without latency measure nothing but overhead); the
+Timings are not asserted (30 students without latency measure nothing but overhead); the
 test guards the report's shape, which the README and PRs quote, that every ratio has both
-of its numbers measured, and that the floor really sent the ingestion's requests.
+of its numbers measured, that the floor really sent the ingestion's requests, that the
+second ingestion a simulated day later read only what was new, and that every ingestion's
+peak memory was measured.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ import pytest
 from dropout_pipelines.benchmarks.ingest import (
     CONCURRENT,
     CONCURRENT_GOAL,
+    FIRST,
     FLOOR,
+    MEMORY_COLUMNS,
+    REFRESH_COLUMNS,
+    SECOND,
     SEQUENTIAL,
     SEQUENTIAL_GOAL,
     TABLE_COLUMNS,
@@ -28,7 +34,7 @@ def printed() -> str:
     """One run for the module's tests: it starts a simulator process, which takes a moment."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert main(["--students", "200", "--latency-ms", "0"]) == 0
+        assert main(["--students", "30", "--latency-ms", "0"]) == 0
     return out.getvalue()
 
 
@@ -43,6 +49,11 @@ def _markdown_rows(text: str, first_header: str) -> tuple[list[str], list[list[s
             break
         body.append(row)
     return header, body
+
+
+def _markdown_section(text: str, title_start: str) -> str:
+    """The Markdown part of the report from the bold title that starts so."""
+    return text.split(f"**{title_start}", 1)[1]
 
 
 def _number(cell: str) -> float:
@@ -84,5 +95,66 @@ def test_the_floor_sends_the_ingestions_requests(printed: str) -> None:
         assert _number(row["floor req"]) == _number(row["seq req"]) == _number(row["conc req"])
         assert _number(row["floor req"]) >= 1
     assert _number(counts["total"]["floor req"]) == _number(counts["total"]["seq req"])
-    assert "in the same order: yes" in printed
-    assert "same multiset as the concurrent ingestion's: yes" in printed
+    identical = next(line for line in printed.splitlines() if "GET URLs identical" in line)
+    assert "in the same order: yes" in identical, identical
+    assert "same multiset as the concurrent ingestion's: yes" in identical, identical
+    # The second ingestion refetches the Open edX sources whole and pages the LRS less.
+    for endpoint in ("enrollments", "gradebook", "accounts batches"):
+        assert _number(counts[endpoint]["seq 2nd req"]) >= 1
+    lrs = counts["LRS statements"]
+    assert 1 <= _number(lrs["seq 2nd req"]) <= _number(lrs["seq req"])
+
+
+def test_the_second_ingestion_reads_only_the_days_statements(printed: str) -> None:
+    header, rows = _markdown_rows(_markdown_section(printed, "Second ingestion after"), "mode")
+    assert header == list(REFRESH_COLUMNS)
+    assert [tuple(row[:3]) for row in rows] == [
+        (mode, "sqlite", ingestion)
+        for mode in (SEQUENTIAL, CONCURRENT)
+        for ingestion in (FIRST, SECOND)
+    ]
+    numbers = {
+        (row[0], row[2]): {
+            name: _number(cell) for name, cell in zip(header[3:], row[3:], strict=True)
+        }
+        for row in rows
+    }
+    new = {key: row["new statements"] for key, row in numbers.items()}
+    for mode in (SEQUENTIAL, CONCURRENT):
+        first, second = numbers[(mode, FIRST)], numbers[(mode, SECOND)]
+        # A fresh warehouse has no cursor: the first ingestion reads (and keeps) everything.
+        assert first["statements fetched"] == first["new statements"] > 0
+        assert 0 <= second["new statements"] <= second["statements fetched"]
+        assert second["statements fetched"] < first["statements fetched"]
+        assert second["LRS requests"] <= first["LRS requests"]
+        assert second["requests"] <= first["requests"]
+        for row in (first, second):
+            assert row["fetch s"] > 0 and row["write s"] > 0 and row["fetch CPU s"] > 0
+            assert row["seconds"] == pytest.approx(row["fetch s"] + row["write s"], abs=0.011)
+        assert first["vs first"] == 1.0
+        ratio = second["seconds"] / first["seconds"]
+        assert second["vs first"] == pytest.approx(ratio, abs=0.02)
+    # Both modes fetched the same world at the same moments.
+    for ingestion in (FIRST, SECOND):
+        assert new[(SEQUENTIAL, ingestion)] == new[(CONCURRENT, ingestion)]
+
+    _, data = _markdown_rows(printed, "what")
+    values = {row[0]: row[1] for row in data}
+    day, _, total, *_ = values["statements new on that day"].split()
+    assert _number(day) == new[(SEQUENTIAL, SECOND)]
+    assert _number(total) == new[(SEQUENTIAL, FIRST)] + new[(SEQUENTIAL, SECOND)]
+    assert values["simulator now: first / second"] == "2026-11-29 00:00 / 2026-11-30 00:00"
+    assert "digested by both modes' second ingestions the same: yes" in printed
+
+
+def test_every_ingestion_has_its_peak_memory(printed: str) -> None:
+    header, rows = _markdown_rows(_markdown_section(printed, "Peak resident memory"), "mode")
+    assert header == list(MEMORY_COLUMNS)
+    assert [tuple(row[:2]) for row in rows] == [
+        (mode, ingestion) for mode in (SEQUENTIAL, CONCURRENT) for ingestion in (FIRST, SECOND)
+    ]
+    for row in rows:
+        baseline, fetch, total, growth = (_number(cell) for cell in row[2:])
+        assert baseline > 0 and fetch > 0 and total > 0
+        assert total >= fetch
+        assert growth == pytest.approx(total - baseline, abs=1)
