@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo dev test lint mariadb dagster-home ddl bench-migration bench-ingest bench-predict clean
+.PHONY: install demo dev test lint mariadb dagster-home ddl bench-migration bench-ingest bench-predict bench-orchestration bench-quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -57,6 +57,12 @@ bench-ingest: install
 
 bench-predict: install mariadb
 	$(BIN)/python -m dropout_pipelines.benchmarks.predict
+
+bench-orchestration: install
+	$(BIN)/python -m dropout_pipelines.benchmarks.orchestration
+
+bench-quality: install
+	$(BIN)/python -m dropout_pipelines.benchmarks.quality
 
 clean:
 	rm -rf $(VENV) .dagster_home data
