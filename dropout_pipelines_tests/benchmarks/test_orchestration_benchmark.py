@@ -14,6 +14,7 @@ import io
 from datetime import datetime
 
 import pytest
+import sqlalchemy as sa
 
 from dropout_pipelines.benchmarks.orchestration import (
     COURSE_COLUMNS,
@@ -21,9 +22,13 @@ from dropout_pipelines.benchmarks.orchestration import (
     TABLE_COLUMNS,
     distinct_batch_sizes,
     main,
+    merge_warehouses,
     mode_label,
     tick_time,
 )
+from dropout_pipelines.warehouse import schema as s
+from dropout_pipelines.warehouse.create import create_schema
+from dropout_pipelines.warehouse.engine import create_warehouse_engine
 
 COURSES = 3
 
@@ -34,7 +39,7 @@ def printed() -> str:
     server and a dagster-daemon, which take a while to start."""
     out = io.StringIO()
     argv = ["--courses", str(COURSES), "--students", "10", "--batch-sizes", "1,50"]
-    argv += ["--dequeue-interval-s", "1", "--timeout-s", "300"]
+    argv += ["--dequeue-interval-s", "1", "--timeout-s", "300", "--refresh-workers", "2"]
     with contextlib.redirect_stdout(out):
         assert main(argv) == 0
     return out.getvalue()
@@ -106,12 +111,49 @@ def test_the_numbers_agree(printed: str) -> None:
 
 
 def test_batch_sizes_that_give_the_same_runs_are_measured_once() -> None:
-    assert distinct_batch_sizes([1, 50, 100, 200], 50) == [1, 50]
-    assert distinct_batch_sizes([1, 50, 100, 200], 200) == [1, 50, 100, 200]
-    assert distinct_batch_sizes([50, 1], 1) == [50]
+    assert distinct_batch_sizes([1, 50, 100, 200], 50, 200) == [1, 50]
+    assert distinct_batch_sizes([1, 50, 100, 200], 200, 200) == [1, 50, 100, 200]
+    assert distinct_batch_sizes([50, 1], 1, 200) == [50]
+
+
+def test_one_run_per_course_stops_at_its_cap() -> None:
+    assert distinct_batch_sizes([1, 50, 200], 1000, 200) == [50, 200]
+    assert distinct_batch_sizes([1, 50, 200], 200, 200) == [1, 50, 200]
 
 
 def test_the_tick_is_the_latest_predict_daily_time() -> None:
     assert tick_time(datetime(2026, 12, 3, 6, 45)) == datetime(2026, 12, 3, 2, 0)
     assert tick_time(datetime(2026, 12, 3, 1, 59)) == datetime(2026, 12, 2, 2, 0)
     assert tick_time(datetime(2026, 12, 3, 2, 0)) == datetime(2026, 12, 3, 2, 0)
+
+
+def test_the_first_refresh_parts_merge_without_id_collisions(tmp_path) -> None:
+    """Each worker's warehouse numbers its snapshots from 1; the merge keeps every row."""
+    paths = [tmp_path / name for name in ("base.sqlite", "a.sqlite", "b.sqlite")]
+    for number, path in enumerate(paths):
+        engine = create_warehouse_engine(f"sqlite:///{path}")
+        create_schema(engine)
+        if number:
+            course = f'course-v1:O\'Brien+"x";--+{number}'
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.insert(s.feature_snapshots),
+                    [
+                        {"user_id": user, "course_id": course, "snapshot_week": 1}
+                        | {"captured_at": datetime(2026, 11, 1)}
+                        for user in (1, 2)
+                    ],
+                )
+        engine.dispose()
+    merge_warehouses(paths[0], paths[1:])
+    engine = create_warehouse_engine(f"sqlite:///{paths[0]}")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(s.feature_snapshots.c.id, s.feature_snapshots.c.course_id)
+        ).all()
+    engine.dispose()
+    assert sorted(row.id for row in rows) == [1, 2, 3, 4]
+    assert {row.course_id for row in rows} == {
+        'course-v1:O\'Brien+"x";--+1',
+        'course-v1:O\'Brien+"x";--+2',
+    }
