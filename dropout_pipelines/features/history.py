@@ -23,7 +23,7 @@ its snapshot describes the last instant of that week (clamped to the course end)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -51,6 +51,7 @@ CONTENT_KINDS = ("navigation", "video", "problem", "h5p")
 OUTLINE_COLUMNS = ["problem_id", "subsection_id", "assignment_type", "due", "points"]
 POLICY_COLUMNS = ["assignment_type", "weight", "drop_count", "min_count"]
 LAST_INSTANT = timedelta(microseconds=1)
+SNAPSHOT_COLUMNS = ["user_id", "snapshot_week", "captured_at", *FEATURE_COLUMN_NAMES]
 
 
 @dataclass(frozen=True)
@@ -231,27 +232,37 @@ def with_engagement(
     return out
 
 
+def iter_weekly_snapshots(
+    history: CourseHistory,
+    window: CourseWindow,
+    weeks: Sequence[int],
+    cutoffs: dict[str, float] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """One frame per week of `weeks`: `user_id`, `snapshot_week`, `captured_at` (the week's
+    last instant) and every feature column, one row per student enrolled by the end of that
+    week. A week at a time, so a rebuild of a whole term holds one week's rows, not all."""
+    possible, blocks = history.grade_possible(), history.content_activities()
+    for week in weeks:
+        cutoff = week_cutoff(window, week)
+        features = features_as_of(
+            history,
+            window,
+            cutoff,
+            cutoffs=cutoffs,
+            grade_possible=possible,
+            content_activities=blocks,
+        )
+        yield features.assign(snapshot_week=week, captured_at=cutoff)[SNAPSHOT_COLUMNS]
+
+
 def weekly_snapshots(
     history: CourseHistory,
     window: CourseWindow,
     weeks: Sequence[int],
     cutoffs: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """`user_id`, `snapshot_week`, `captured_at` (the week's last instant) and every
-    feature column: one row per student enrolled by the end of each week in `weeks`."""
-    possible, blocks = history.grade_possible(), history.content_activities()
-    frames = [
-        features_as_of(
-            history,
-            window,
-            week_cutoff(window, week),
-            cutoffs=cutoffs,
-            grade_possible=possible,
-            content_activities=blocks,
-        ).assign(snapshot_week=week, captured_at=week_cutoff(window, week))
-        for week in weeks  # a few weeks per course; every step inside is vectorised
-    ]
-    columns = ["user_id", "snapshot_week", "captured_at", *FEATURE_COLUMN_NAMES]
+    """`iter_weekly_snapshots` as one frame."""
+    frames = list(iter_weekly_snapshots(history, window, weeks, cutoffs))
     if not frames:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True)[columns]
+        return pd.DataFrame(columns=SNAPSHOT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)

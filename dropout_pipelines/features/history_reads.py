@@ -9,10 +9,24 @@ import sqlalchemy as sa
 from dropout_pipelines.features.history import CourseHistory
 from dropout_pipelines.warehouse import schema as s
 
+# Rows turned into columns at a time: a course's history runs to millions of rows, and a
+# list of all of them as row objects weighs several times the frame built from it.
+READ_CHUNK_ROWS = 50_000
+
 
 def _frame(connection: sa.Connection, query: sa.Select, dates: list[str]) -> pd.DataFrame:
-    result = connection.execute(query)
-    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    """The query's rows as a frame, read `READ_CHUNK_ROWS` at a time (streamed from the
+    server), so the memory held is the frame plus one chunk."""
+    result = connection.execution_options(yield_per=READ_CHUNK_ROWS).execute(query)
+    columns = list(result.keys())
+    chunks = [_chunk_frame(rows, columns, dates) for rows in result.partitions()]
+    if not chunks:
+        return _chunk_frame([], columns, dates)
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+
+def _chunk_frame(rows: list, columns: list[str], dates: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns)
     for column in dates:
         frame[column] = pd.to_datetime(frame[column])
     return frame

@@ -13,6 +13,7 @@ overwriting a live capture).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,8 +24,8 @@ from dropout_pipelines.features.engineering import week_of_course
 from dropout_pipelines.features.history import (
     course_weeks,
     features_as_of,
+    iter_weekly_snapshots,
     week_cutoff,
-    weekly_snapshots,
 )
 from dropout_pipelines.features.history_reads import load_course_history
 from dropout_pipelines.ingest.bundle import CourseBundle
@@ -112,8 +113,22 @@ def _upsert_course(connection: sa.Connection, bundle: CourseBundle) -> None:
     )
 
 
+# A first ingestion brings millions of rows; as dicts for the driver they weigh several
+# times their frame, so they are built and written this many at a time.
+WRITE_CHUNK_ROWS = 50_000
+
+
 def _with(frame: pd.DataFrame, **columns) -> list[dict]:
     return frame_records(frame.assign(**columns)) if not frame.empty else []
+
+
+def _write_chunks(write: Callable[[list[dict]], int], frame: pd.DataFrame, **columns) -> int:
+    """`write` called on `frame`'s rows (with `columns` added), `WRITE_CHUNK_ROWS` at a time;
+    the sum of what it returns."""
+    return sum(
+        write(_with(frame.iloc[start : start + WRITE_CHUNK_ROWS], **columns))
+        for start in range(0, len(frame), WRITE_CHUNK_ROWS)
+    )
 
 
 def _write_sources(connection: sa.Connection, bundle: CourseBundle) -> dict[str, int]:
@@ -124,48 +139,56 @@ def _write_sources(connection: sa.Connection, bundle: CourseBundle) -> dict[str,
     enrollment_columns = [
         c for c in bundle.enrollments.columns if c not in ("user_id", "course_id")
     ]
+    grade_columns = [
+        "grade_percentage", "letter_grade", "passed", "passed_source", "section_breakdown",
+        "fetched_at",
+    ]  # fmt: skip
     return {
-        "enrollments": upsert_rows(
-            connection,
-            s.enrollments,
-            _with(bundle.enrollments, course_id=course_id, fetched_at=stamp),
-            ["user_id", "course_id"],
-            [*enrollment_columns, "fetched_at"],
+        "enrollments": _write_chunks(
+            lambda rows: upsert_rows(
+                connection,
+                s.enrollments,
+                rows,
+                ["user_id", "course_id"],
+                [*enrollment_columns, "fetched_at"],
+            ),
+            bundle.enrollments,
+            course_id=course_id,
+            fetched_at=stamp,
         ),
-        "grades": upsert_rows(
-            connection,
-            s.mooc_grades,
-            _with(bundle.grades, course_id=course_id, fetched_at=stamp),
-            ["user_id", "course_id"],
-            [
-                "grade_percentage",
-                "letter_grade",
-                "passed",
-                "passed_source",
-                "section_breakdown",
-                "fetched_at",
-            ],  # fmt: skip
+        "grades": _write_chunks(
+            lambda rows: upsert_rows(
+                connection, s.mooc_grades, rows, ["user_id", "course_id"], grade_columns
+            ),
+            bundle.grades,
+            course_id=course_id,
+            fetched_at=stamp,
         ),
-        "h5p_new": insert_new_rows(
-            connection, s.h5p_results, _with(digest.h5p, course_id=course_id), "statement_id"
+        "h5p_new": _write_chunks(
+            lambda rows: insert_new_rows(connection, s.h5p_results, rows, "statement_id"),
+            digest.h5p,
+            course_id=course_id,
         ),
-        "attempts_new": insert_new_rows(
-            connection,
-            s.assessment_attempts,
-            _with(digest.attempts, course_id=course_id),
-            "statement_id",
+        "attempts_new": _write_chunks(
+            lambda rows: insert_new_rows(connection, s.assessment_attempts, rows, "statement_id"),
+            digest.attempts,
+            course_id=course_id,
         ),
-        "activity_rows": upsert_accumulate(
-            connection,
-            s.learner_activity_daily,
-            _with(digest.daily, course_id=course_id),
-            ["user_id", "course_id", "activity_day", "activity_kind"],
-            {
-                "statements": "sum",
-                "distinct_activities": "max",
-                "first_at": "min",
-                "last_at": "max",
-            },
+        "activity_rows": _write_chunks(
+            lambda rows: upsert_accumulate(
+                connection,
+                s.learner_activity_daily,
+                rows,
+                ["user_id", "course_id", "activity_day", "activity_kind"],
+                {
+                    "statements": "sum",
+                    "distinct_activities": "max",
+                    "first_at": "min",
+                    "last_at": "max",
+                },
+            ),
+            digest.daily,
+            course_id=course_id,
         ),
         "outline": _replace_course_rows(
             connection,
@@ -179,12 +202,16 @@ def _write_sources(connection: sa.Connection, bundle: CourseBundle) -> dict[str,
             course_id,
             _with(bundle.policy, course_id=course_id),
         ),
-        "visits": upsert_accumulate(
-            connection,
-            s.learner_first_visits,
-            _with(digest.first_visits, course_id=course_id),
-            ["user_id", "course_id", "activity_key"],
-            {"first_at": "min"},
+        "visits": _write_chunks(
+            lambda rows: upsert_accumulate(
+                connection,
+                s.learner_first_visits,
+                rows,
+                ["user_id", "course_id", "activity_key"],
+                {"first_at": "min"},
+            ),
+            digest.first_visits,
+            course_id=course_id,
         ),
     }
 
@@ -260,11 +287,13 @@ def write_course_bundle(engine: sa.Engine, bundle: CourseBundle) -> WriteCounts:
                 ["user_id", "course_id", "snapshot_week"],
                 [*FEATURE_COLUMN_NAMES, "captured_at"],
             )
+        rebuilt = 0
         rebuild = _weeks_to_rebuild(bundle, live_week, captured)
-        rebuilt = weekly_snapshots(history, window, rebuild, bundle.cutoffs)
-        rebuilt_rows = _with(rebuilt, course_id=course_id)
-        if rebuilt_rows:
-            connection.execute(sa.insert(s.feature_snapshots), rebuilt_rows)
+        for week in iter_weekly_snapshots(history, window, rebuild, bundle.cutoffs):
+            rows = _with(week, course_id=course_id)
+            if rows:
+                connection.execute(sa.insert(s.feature_snapshots), rows)
+            rebuilt += len(rows)
         _write_cursor(connection, course_id, bundle.statements.cursor, stamp)
     return WriteCounts(
         enrollments=written["enrollments"],
@@ -276,5 +305,5 @@ def write_course_bundle(engine: sa.Engine, bundle: CourseBundle) -> WriteCounts:
         features=feature_rows,
         snapshots=snapshots,
         snapshot_week=live_week,
-        rebuilt_snapshots=len(rebuilt_rows),
+        rebuilt_snapshots=rebuilt,
     )
