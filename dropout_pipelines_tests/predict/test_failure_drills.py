@@ -1,46 +1,30 @@
-"""Failure drills, for real: a scoring process killed with SIGKILL inside its write
-transaction, and the MariaDB warehouse killed under a running `predictions` materialization.
-After a rerun every student has exactly one latest serving prediction and the history holds
-the rows of completed runs only."""
+"""Failure drill, for real: a scoring process killed with SIGKILL inside its write
+transaction. After a rerun every student has exactly one latest serving prediction and the
+history holds the rows of completed runs only. (The MariaDB server killed under a running
+ingestion: dropout_pipelines_tests/ingest/test_warehouse_crash_drill.py.)"""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
-import pymysql
 import pytest
 import sqlalchemy as sa
-from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
-from dropout_pipelines.ingest.partitions import courses_partitions
-from dropout_pipelines.monitoring.sensors import run_failure_logger
 from dropout_pipelines.predict.registry import register_model
 from dropout_pipelines.predict.service import predict_course
 from dropout_pipelines.settings import PROJECT_ROOT
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records
-from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import dispose_engines, get_engine
-from dropout_pipelines.warehouse.resource import WarehouseResource
 from dropout_pipelines_tests.predict.conftest import DEFAULT_FEATURES
-from dropout_pipelines_tests.support.mariadb_server import (
-    TEST_PASSWORD,
-    MariaDBServer,
-    _free_port,
-)
 
 COURSE = "course-v1:DRILL+KILL101+2026_S2"
 STUDENTS = 20_000  # two insert chunks: the write lasts long enough to be caught inside
@@ -176,138 +160,6 @@ def test_sigkill_inside_the_prediction_write_then_rerun(warehouse, db_url, store
 
     engine = get_engine(db_url)
     # Killed inside the transaction: none of its rows, and the previous latest rows stand.
-    assert history(engine) == {COMPLETED_RUN: STUDENTS}
-    assert latest_runs(engine) == {COMPLETED_RUN: STUDENTS}
-    assert_one_latest_per_student(engine)
-
-    predict_course(engine, COURSE, "drill-rerun", NOW + timedelta(hours=1))
-    assert history(engine) == {COMPLETED_RUN: STUDENTS, "drill-rerun": STUDENTS}
-    assert latest_runs(engine) == {"drill-rerun": STUDENTS}
-    assert_one_latest_per_student(engine)
-
-
-# -- The warehouse server dies under a real `predictions` materialization ----------------
-
-
-@pytest.fixture
-def private_mariadb() -> Iterator[MariaDBServer]:
-    """A MariaDB server of this test alone (the session's server is shared: never killed)."""
-    if os.environ.get("DROPOUT_TEST_MYSQL_URL"):
-        pytest.skip("an external server (DROPOUT_TEST_MYSQL_URL) cannot be killed by the test")
-    base_dir = Path(tempfile.mkdtemp(prefix="dropout-mariadb-drill-"))
-    server = MariaDBServer(base_dir=base_dir, port=_free_port()).start()
-    yield server
-    dispose_engines()
-    server.stop()
-
-
-def _start_materialization(url: str, dagster_home: Path, log: Path) -> subprocess.Popen:
-    """`predictions` for COURSE through the Dagster CLI: a real run in its own process
-    (its output in `log`: a pipe nobody reads while polling could fill up and stall it)."""
-    instance = DagsterInstance.from_config(str(dagster_home))
-    instance.add_dynamic_partitions(courses_partitions.name, [COURSE])
-    instance.dispose()
-    dagster = Path(sys.executable).with_name("dagster")
-    return subprocess.Popen(
-        [str(dagster), "job", "execute", "-m", "dropout_pipelines.definitions",
-         "-j", "predict_course_job", "--tags", json.dumps({"dagster/partition": COURSE})],
-        cwd=PROJECT_ROOT,
-        env=os.environ | {"DROPOUT_DB_URL": url, "DAGSTER_HOME": str(dagster_home)},
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-
-
-def _rows_modified_by_open_transactions(server: MariaDBServer) -> int:
-    connection = pymysql.connect(unix_socket=str(server.socket_path), user="root")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT COALESCE(MAX(trx_rows_modified), 0) FROM information_schema.innodb_trx"
-            )
-            return int(cursor.fetchone()[0])
-    finally:
-        connection.close()
-
-
-def _crash_server_inside_the_write(
-    server: MariaDBServer, process: subprocess.Popen, log: Path
-) -> None:
-    """Kill mariadbd once the run's transaction has retired the latest rows and is
-    inserting the new ones."""
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                "the run ended before the server could be killed:\n" + log.read_text()[-3000:]
-            )
-        if _rows_modified_by_open_transactions(server) > STUDENTS + 1_000:
-            server.crash()
-            return
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise AssertionError("the run never reached its write transaction")
-
-
-def _failure_line(dagster_home: Path, url: str, monkeypatch, capfd) -> str:
-    """run_failure_logger evaluated on the failed run recorded in the CLI's instance."""
-    monkeypatch.setenv("DROPOUT_DB_URL", url)
-    instance = DagsterInstance.from_config(str(dagster_home))
-    try:
-        (run,) = instance.get_runs()
-        (failure,) = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE)
-        context = build_run_status_sensor_context(
-            sensor_name="run_failure_logger",
-            dagster_instance=instance,
-            dagster_run=run,
-            dagster_event=failure.dagster_event,
-            resources={"warehouse": WarehouseResource()},
-        ).for_run_failure()
-        capfd.readouterr()
-        run_failure_logger(context)
-        logged = capfd.readouterr()
-    finally:
-        instance.dispose()
-    (line,) = [line for line in (logged.out + logged.err).splitlines() if " failed: job=" in line]
-    return line
-
-
-@pytest.mark.slow
-@pytest.mark.skip(
-    reason="since 2026-12-03 the poll of information_schema.innodb_trx never sees the run's "
-    "open write transaction, so the server is not killed inside it (open: issue 8 note)"
-)
-def test_warehouse_killed_under_a_materialization_then_restarted_and_rerun(
-    private_mariadb, stored_model, dagster_home, monkeypatch, capfd
-):
-    server = private_mariadb
-    url = server.url_for(server.create_database("dp_drill"))
-    engine = get_engine(url)
-    create_schema(engine)
-    load_course(engine, stored_model)
-    predict_course(engine, COURSE, COMPLETED_RUN, NOW)
-
-    log = dagster_home.parent / "materialization.log"
-    process = _start_materialization(url, dagster_home, log)
-    _crash_server_inside_the_write(server, process, log)
-    process.wait(timeout=TIMEOUT_S)
-    output = log.read_text()
-    assert process.returncode != 0, output[-3000:]
-    # The run fails on the lost connection, and never prints the password.
-    assert "Lost connection to MySQL server" in output or "MySQL server has gone away" in output
-    for form in (TEST_PASSWORD, quote(TEST_PASSWORD, safe=""), "s3cr3t"):
-        assert form not in output
-    line = _failure_line(dagster_home, url, monkeypatch, capfd)
-    assert f"job=predict_course_job course={COURSE} steps=predictions " in line
-    assert "OperationalError" in line
-    assert f"warehouse=mysql+pymysql://dropout_test:***@127.0.0.1:{server.port}/dp_drill_" in line
-    assert "s3cr3t" not in line
-
-    server.restart()
-    dispose_engines()  # connections to the dead server
-    engine = get_engine(url)
-    # InnoDB rolled the run's transaction back: the course is as the completed run left it.
     assert history(engine) == {COMPLETED_RUN: STUDENTS}
     assert latest_runs(engine) == {COMPLETED_RUN: STUDENTS}
     assert_one_latest_per_student(engine)
