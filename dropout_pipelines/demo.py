@@ -138,9 +138,9 @@ def run_in_process(job_name: str, **options) -> dict[str, list[dict]]:
 
 def discover_courses() -> list[str]:
     """What course_discovery_sensor does on its first tick: new courses become partitions."""
-    from dropout_pipelines.ingest.partitions import courses_partitions
     from dropout_pipelines.ingest.resources import openedx_resource_from_env
     from dropout_pipelines.orchestration.sensors import mapped_course_ids, plan_discovery
+    from dropout_pipelines.partitions import courses_partitions
     from dropout_pipelines.warehouse.resource import WarehouseResource
 
     instance = DagsterInstance.get()
@@ -175,7 +175,7 @@ def refresh_and_score(course_ids: list[str]) -> None:
 def train_closed_semesters(engine: sa.Engine) -> bool:
     """What semester_closed_sensor requests: training data and a model per closed semester.
     True when a new model was promoted to default."""
-    from dropout_pipelines.training.partitions import semesters_partitions
+    from dropout_pipelines.partitions import semesters_partitions
     from dropout_pipelines.training.semesters import closed_semesters
 
     instance = DagsterInstance.get()

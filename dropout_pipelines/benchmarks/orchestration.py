@@ -72,9 +72,9 @@ from dropout_pipelines.benchmarks.report import (
     progress_printer,
     timed,
 )
-from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.ingest.refresh import ingest_course
 from dropout_pipelines.ingest.resources import LrsResource, OpenEdxResource
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.predict.course_scoring import score_course
 from dropout_pipelines.predict.model_store import LocalModelStore, clear_model_cache
 from dropout_pipelines.predict.registry import register_model
@@ -184,14 +184,7 @@ class Simulator:
 
     def environment(self) -> dict[str, str]:
         """The product's Open edX and LRS variables, pointed at this simulator."""
-        return {
-            "OPENEDX_BASE_URL": self.base_url,
-            "OPENEDX_CLIENT_ID": CREDENTIALS.client_id,
-            "OPENEDX_CLIENT_SECRET": CREDENTIALS.client_secret,
-            "LRS_URL": self.lrs_url,
-            "LRS_USERNAME": CREDENTIALS.lrs_username,
-            "LRS_PASSWORD": CREDENTIALS.lrs_password,
-        }
+        return CREDENTIALS.environment(self.base_url)
 
 
 def _free_port() -> int:

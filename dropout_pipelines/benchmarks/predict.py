@@ -67,13 +67,14 @@ from dropout_pipelines.predict.model_store import (
     load_model_file,
 )
 from dropout_pipelines.predict.registry import register_model
-from dropout_pipelines.predict.scoring import fail_risk_scores, feature_matrix, risk_levels
+from dropout_pipelines.predict.scoring import fail_risk_scores, feature_matrix
 from dropout_pipelines.predict.writes import PREDICTION_COLUMNS
 from dropout_pipelines.training.fit import LEGACY_MODEL_FEATURES, fit_fail_model
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records, insert_frame_params
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import create_warehouse_engine
+from dropout_pipelines.warehouse.risk_levels import risk_level, risk_levels
 from dropout_pipelines.warehouse.schema import MYSQL_TABLE_OPTIONS
 from dropout_pipelines.warehouse.urls import mask_url
 
@@ -514,7 +515,7 @@ def measure_naive(
                     model_name=MODEL_NAME,
                     model_version=MODEL_VERSION,
                     fail_risk_score=score,
-                    risk_level=str(risk_levels(np.array([score]))[0]),
+                    risk_level=risk_level(score),
                     is_latest=True,
                     purpose="serving",
                     ab_arm=None,

@@ -16,20 +16,20 @@ from dagster import (
 
 from dropout_pipelines.clock import utc_now_s
 from dropout_pipelines.ingest.course_frames import naive_datetime
-from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.ingest.refresh import FETCH_ERRORS, ingest_course, page_logger
 from dropout_pipelines.ingest.resources import LrsResource, OpenEdxResource
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records, upsert_rows
 from dropout_pipelines.warehouse.create import create_schema
+from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
 from dropout_pipelines.warehouse.semesters import semester_for
 
-DB_POOL = "warehouse_db"
 INGEST_GROUP = "ingestion"
 
 
-@asset(group_name=INGEST_GROUP, pool=DB_POOL)
+@asset(group_name=INGEST_GROUP, pool=WAREHOUSE_POOL)
 def courses(
     context: AssetExecutionContext, openedx: OpenEdxResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
@@ -102,7 +102,7 @@ COURSE_ASSET_SPECS = [
 @multi_asset(
     specs=COURSE_ASSET_SPECS,
     partitions_def=courses_partitions,
-    pool=DB_POOL,
+    pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def course_ingestion(

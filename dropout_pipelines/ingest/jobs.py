@@ -2,13 +2,10 @@
 
 from dagster import AssetSelection, define_asset_job
 
-COURSE_ASSET_KEYS = (
-    "mooc_enrollments",
-    "mooc_grades",
-    "h5p_results",
-    "student_features",
-    "feature_snapshots",
-)
+from dropout_pipelines.ingest.assets import COURSE_ASSET_SPECS
+
+# Every asset of the course ingestion multi-asset, in the order it declares them.
+COURSE_ASSET_KEYS = tuple(spec.key for spec in COURSE_ASSET_SPECS)
 
 ingest_course_job = define_asset_job(
     "ingest_course_job",

@@ -30,10 +30,9 @@ from dropout_pipelines.migration.verify import verify_migration
 from dropout_pipelines.settings import DATA_DIR, models_dir_from_env
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.create import create_schema
+from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
 from dropout_pipelines.warehouse.sql_files import create_views, view_names
-
-DB_POOL = "warehouse_db"
 
 
 class MigrationConfig(Config):
@@ -83,7 +82,7 @@ def _migrated_already(engine: sa.Engine, table_name: str) -> sa.Row | None:
         return find_marker(connection, table_name)
 
 
-@op(pool=DB_POOL)
+@op(pool=WAREHOUSE_POOL)
 def backup_legacy_table(
     context: OpExecutionContext, config: MigrationConfig, warehouse: WarehouseResource
 ) -> Output[None]:
@@ -112,7 +111,7 @@ def backup_legacy_table(
     )
 
 
-@op(ins={"after": In(Nothing)}, pool=DB_POOL)
+@op(ins={"after": In(Nothing)}, pool=WAREHOUSE_POOL)
 def create_v2_schema(
     context: OpExecutionContext, config: MigrationConfig, warehouse: WarehouseResource
 ) -> Output[None]:
@@ -138,7 +137,7 @@ def create_v2_schema(
     )
 
 
-@op(ins={"after": In(Nothing)}, pool=DB_POOL)
+@op(ins={"after": In(Nothing)}, pool=WAREHOUSE_POOL)
 def migrate_legacy_rows(
     context: OpExecutionContext, config: MigrationConfig, warehouse: WarehouseResource
 ) -> Output[dict]:
@@ -184,7 +183,7 @@ def migrate_legacy_rows(
     )
 
 
-@op(ins={"after": In(Nothing)}, pool=DB_POOL)
+@op(ins={"after": In(Nothing)}, pool=WAREHOUSE_POOL)
 def register_legacy_model_op(
     context: OpExecutionContext, config: MigrationConfig, warehouse: WarehouseResource
 ) -> Output[None]:
@@ -221,7 +220,7 @@ def register_legacy_model_op(
     )
 
 
-@op(ins={"after": In(Nothing)}, pool=DB_POOL)
+@op(ins={"after": In(Nothing)}, pool=WAREHOUSE_POOL)
 def map_legacy_courses(
     context: OpExecutionContext, config: MigrationConfig, warehouse: WarehouseResource
 ) -> Output[None]:
@@ -245,7 +244,7 @@ def map_legacy_courses(
     return Output(None, metadata={"courses": len(course_ids), "new_mappings": mapped})
 
 
-@op(ins={"after": In(Nothing)}, pool=DB_POOL)
+@op(ins={"after": In(Nothing)}, pool=WAREHOUSE_POOL)
 def create_compat_views(
     context: OpExecutionContext, config: MigrationConfig, warehouse: WarehouseResource
 ) -> Output[None]:
@@ -258,7 +257,7 @@ def create_compat_views(
     return Output(None, metadata={"views": ", ".join(views)})
 
 
-@op(ins={"after": In(Nothing)}, pool=DB_POOL)
+@op(ins={"after": In(Nothing)}, pool=WAREHOUSE_POOL)
 def verify_legacy_migration(
     context: OpExecutionContext,
     config: MigrationConfig,

@@ -11,8 +11,8 @@ from pydantic import Field
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.migration.legacy_table import reflect_legacy_table
 from dropout_pipelines.migration.migrate import MigrationSettings, build_selects, find_marker
-from dropout_pipelines.migration.ops import DB_POOL
 from dropout_pipelines.migration.profile import profile_source
+from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
 
 
@@ -21,7 +21,7 @@ class RetireConfig(Config):
     legacy_table: str = "raw_data"
 
 
-@op(pool=DB_POOL)
+@op(pool=WAREHOUSE_POOL)
 def retire_legacy_table(
     context: OpExecutionContext, config: RetireConfig, warehouse: WarehouseResource
 ) -> Output[None]:

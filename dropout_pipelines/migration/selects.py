@@ -18,24 +18,20 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from dropout_pipelines.migration.legacy_table import LegacyTable
-from dropout_pipelines.warehouse.schema import HIGH_RISK_FROM, MEDIUM_RISK_FROM
+from dropout_pipelines.warehouse.legacy_schema import LEGACY_FEATURE_NAMES
+from dropout_pipelines.warehouse.risk_levels import risk_level_sql
+from dropout_pipelines.warehouse.schema import (
+    LEGACY_RUN_ID,
+    LEGACY_SOURCE,
+)
 
-LEGACY_RUN_ID = "legacy_migration"
 UNKNOWN_SEMESTER = "unknown"
 
-# Feature columns that exist under the same name in raw_data and student_features.
-COPIED_FEATURES: tuple[str, ...] = (
-    "mooc_grade_percentage",
-    "mooc_completion_rate",
-    "mooc_letter_grade",
-    "h5p_total_score",
-    "h5p_max_score",
-    "h5p_completion_rate",
-    "h5p_time_spent_minutes",
-    "h5p_contents_attempted",
-    "days_since_last_activity",
-)
 BOOLEAN_FEATURES: tuple[str, ...] = ("mooc_is_passed",)
+# Feature columns copied as they are from raw_data into student_features (same name).
+COPIED_FEATURES: tuple[str, ...] = tuple(
+    name for name in LEGACY_FEATURE_NAMES if name not in BOOLEAN_FEATURES
+)
 LABELS: tuple[str, ...] = ("is_passed", "is_dropout")
 PREDICTION_SOURCE_COLUMNS: tuple[str, ...] = (
     "id",
@@ -60,17 +56,10 @@ def as_boolean(expression: sa.ColumnElement) -> sa.ColumnElement:
     return sa.case((expression.is_(None), sa.null()), (expression != 0, 1), else_=0)
 
 
-def risk_level_for(score: sa.ColumnElement) -> sa.ColumnElement:
-    """SPEC thresholds: LOW < 40 ≤ MEDIUM < 70 ≤ HIGH."""
-    return sa.case(
-        (score >= HIGH_RISK_FROM, "HIGH"), (score >= MEDIUM_RISK_FROM, "MEDIUM"), else_="LOW"
-    )
-
-
 def _legacy_risk_level(source: sa.FromClause) -> sa.ColumnElement:
     """The level of the legacy score. A legacy label that contradicts its score (v1 wrote
     them separately) is re-levelled from the score, and counted in the report."""
-    return risk_level_for(source.c.fail_risk_score)
+    return risk_level_sql(source.c.fail_risk_score)
 
 
 def contradicting_levels(source: sa.FromClause) -> sa.ColumnElement[bool] | None:
@@ -80,7 +69,7 @@ def contradicting_levels(source: sa.FromClause) -> sa.ColumnElement[bool] | None
     label = sa.func.upper(sa.func.trim(source.c.risk_level))
     return sa.and_(
         source.c.fail_risk_score.is_not(None),
-        sa.or_(label.is_(None), label != risk_level_for(source.c.fail_risk_score)),
+        sa.or_(label.is_(None), label != risk_level_sql(source.c.fail_risk_score)),
     )
 
 
@@ -236,7 +225,7 @@ class LegacySelects:
             if "is_dropout" in labelled.c
             else sa.null(),
             "final_grade": _col(labelled, "final_grade"),
-            "source": sa.literal("legacy_migration"),
+            "source": sa.literal(LEGACY_SOURCE),
             "created_at": self._first_of(labelled, "updated_at", "created_at"),
         }
         return list(values), sa.select(*values.values()).where(labelled.c.label_rank == 1)

@@ -149,9 +149,7 @@ def _training_checks(connection: sa.Connection, selects: LegacySelects) -> list[
     training = s.training_data
     source = sa.select(sa.literal(1)).select_from(labelled).where(labelled.c.label_rank == 1)
     target = (
-        sa.select(sa.literal(1))
-        .select_from(training)
-        .where(training.c.source == "legacy_migration")
+        sa.select(sa.literal(1)).select_from(training).where(training.c.source == s.LEGACY_SOURCE)
     )
     measures = [("rows", sa.func.count(), sa.func.count())]
     measures += _column_measures(

@@ -25,8 +25,8 @@ from dagster import (
 )
 
 from dropout_pipelines.clock import utc_now
-from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.orchestration.refresh import COURSES_TAG, refresh_courses_job
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.settings import default_predict_frequency, refresh_batch_size
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.course_status import course_is_closed

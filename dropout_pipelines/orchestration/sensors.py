@@ -20,10 +20,10 @@ from dagster import (
 )
 
 from dropout_pipelines.ingest.errors import OpenEdxAuthError, OpenEdxPermissionError, UpstreamError
-from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.ingest.resources import OpenEdxResource
 from dropout_pipelines.orchestration.refresh import refresh_courses_job
 from dropout_pipelines.orchestration.schedules import refresh_requests
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.settings import refresh_batch_size
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.resource import WarehouseResource

@@ -3,17 +3,16 @@ model, appended to the history; the previous latest rows retired in the same tra
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from dropout_pipelines.ingest.partitions import courses_partitions
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.predict.course_scoring import score_course
+from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
-
-DB_POOL = "warehouse_db"
 
 
 @asset(
     partitions_def=courses_partitions,
     deps=["student_features"],
-    pool=DB_POOL,
+    pool=WAREHOUSE_POOL,
     group_name="predictions",
     description="Fail-risk predictions per student (append-only history; one latest serving "
     "row per student).",

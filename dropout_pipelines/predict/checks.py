@@ -16,7 +16,7 @@ from dropout_pipelines.settings import default_predict_frequency
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.course_status import course_is_closed
 from dropout_pipelines.warehouse.resource import WarehouseResource
-from dropout_pipelines.warehouse.schema import HIGH_RISK_FROM, MEDIUM_RISK_FROM
+from dropout_pipelines.warehouse.risk_levels import risk_level_sql
 
 
 def _count(warehouse: WarehouseResource, query: sa.Select) -> int:
@@ -65,17 +65,11 @@ def scores_within_range(warehouse: WarehouseResource) -> AssetCheckResult:
 )
 def risk_level_matches_score(warehouse: WarehouseResource) -> AssetCheckResult:
     p = s.predictions
-    expected = sa.case(
-        (p.c.fail_risk_score >= HIGH_RISK_FROM, "HIGH"),
-        (p.c.fail_risk_score >= MEDIUM_RISK_FROM, "MEDIUM"),
-        else_="LOW",
-    )
+    expected = risk_level_sql(p.c.fail_risk_score)
     # Legacy rows keep their v1 label; only rows this pipeline made must agree.
     inconsistent = _count(
         warehouse,
-        sa.select(sa.func.count()).where(
-            p.c.risk_level != expected, p.c.run_id != "legacy_migration"
-        ),
+        sa.select(sa.func.count()).where(p.c.risk_level != expected, p.c.run_id != s.LEGACY_RUN_ID),
     )
     return AssetCheckResult(passed=inconsistent == 0, metadata={"inconsistent": inconsistent})
 

@@ -23,9 +23,8 @@ from dropout_pipelines.predict.registry import (
 )
 from dropout_pipelines.predict.store_resource import ModelStoreResource
 from dropout_pipelines.warehouse.create import create_schema
+from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
-
-DB_POOL = "warehouse_db"
 
 
 class RegisterModelConfig(Config):
@@ -95,7 +94,7 @@ def _refused(error: RegistryError) -> Failure:
     return Failure(description=f"{error} (nothing was changed)")
 
 
-@op(pool=DB_POOL)
+@op(pool=WAREHOUSE_POOL)
 def register_model_op(
     context: OpExecutionContext,
     config: RegisterModelConfig,
@@ -125,7 +124,7 @@ def register_model_op(
     return _report(context, change)
 
 
-@op(pool=DB_POOL)
+@op(pool=WAREHOUSE_POOL)
 def map_course_op(
     context: OpExecutionContext, config: MapCourseConfig, warehouse: WarehouseResource
 ) -> Output[None]:
@@ -147,7 +146,7 @@ def map_course_op(
     return _report(context, change)
 
 
-@op(pool=DB_POOL)
+@op(pool=WAREHOUSE_POOL)
 def set_default_model_op(
     context: OpExecutionContext, config: ModelVersionConfig, warehouse: WarehouseResource
 ) -> Output[None]:
@@ -159,7 +158,7 @@ def set_default_model_op(
     return _report(context, change)
 
 
-@op(pool=DB_POOL)
+@op(pool=WAREHOUSE_POOL)
 def deactivate_model_op(
     context: OpExecutionContext, config: DeactivateModelConfig, warehouse: WarehouseResource
 ) -> Output[None]:

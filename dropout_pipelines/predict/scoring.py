@@ -1,4 +1,5 @@
-"""Scoring rules, pure: the feature matrix, risk score and level, A/B arm assignment.
+"""Scoring rules, pure: the feature matrix, risk score, A/B arm assignment (the level of a
+score is `warehouse.risk_levels`).
 
 No database and no Dagster here, so the rules are tested on plain frames and shared by
 the batch asset, the on-demand path and the benchmark.
@@ -12,8 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from catboost import Pool
-
-from dropout_pipelines.warehouse.schema import HIGH_RISK_FROM, MEDIUM_RISK_FROM
 
 AB_BUCKETS = 10_000
 
@@ -65,18 +64,6 @@ def top_reasons(model, matrix: pd.DataFrame, k: int = REASONS_PER_PREDICTION) ->
 def fail_risk_scores(probabilities_of_fail: np.ndarray) -> np.ndarray:
     """100·P(fail), clipped to [0, 100] and rounded to 0.01 (what instructors read)."""
     return np.round(np.clip(probabilities_of_fail * 100.0, 0.0, 100.0), 2)
-
-
-def risk_levels(scores: np.ndarray | pd.Series) -> np.ndarray:
-    """SPEC thresholds: LOW < 40 ≤ MEDIUM < 70 ≤ HIGH."""
-    values = np.asarray(scores, dtype="float64")
-    return np.select(
-        [values >= HIGH_RISK_FROM, values >= MEDIUM_RISK_FROM], ["HIGH", "MEDIUM"], "LOW"
-    ).astype(object)
-
-
-def risk_level(score: float) -> str:
-    return str(risk_levels(np.array([score]))[0])
 
 
 def ab_bucket(course_id: str, user_id: int) -> float:

@@ -20,12 +20,12 @@ from dropout_pipelines.predict.scoring import (
     ab_arms,
     fail_risk_scores,
     feature_matrix,
-    risk_levels,
     top_reasons,
 )
 from dropout_pipelines.predict.selection import ModelChoice, resolve_model_for_course
 from dropout_pipelines.predict.writes import save_predictions
 from dropout_pipelines.warehouse import schema as s
+from dropout_pipelines.warehouse.risk_levels import risk_levels
 
 FEATURE_READ_COLUMNS: tuple[str, ...] = ("user_id", *s.FEATURE_COLUMN_NAMES)
 

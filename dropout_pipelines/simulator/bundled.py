@@ -16,19 +16,6 @@ from dropout_pipelines.simulator.openedx import (
 DEMO_SEED = 7
 
 
-def simulator_environment(simulator: RunningSimulator) -> dict[str, str]:
-    """The variables that point the product's Open edX and LRS resources at `simulator`."""
-    credentials = simulator.config.credentials
-    return {
-        "OPENEDX_BASE_URL": simulator.base_url,
-        "OPENEDX_CLIENT_ID": credentials.client_id,
-        "OPENEDX_CLIENT_SECRET": credentials.client_secret,
-        "LRS_URL": simulator.lrs_url,
-        "LRS_USERNAME": credentials.lrs_username,
-        "LRS_PASSWORD": credentials.lrs_password,
-    }
-
-
 def start_bundled_simulator(say: Callable[[str], None] = print) -> RunningSimulator | None:
     """Start the simulator and point the variables at it; None (nothing started) when
     `OPENEDX_BASE_URL` already names an Open edX."""
@@ -36,6 +23,6 @@ def start_bundled_simulator(say: Callable[[str], None] = print) -> RunningSimula
         say(f"using the Open edX at {os.environ['OPENEDX_BASE_URL']} (OPENEDX_BASE_URL)")
         return None
     simulator = start_simulator(SimulatorConfig(data=DataParams(seed=DEMO_SEED)))
-    os.environ.update(simulator_environment(simulator))
+    os.environ.update(simulator.environment())
     say(f"bundled Open edX + LRS simulator on {simulator.base_url} (LRS {simulator.lrs_url})")
     return simulator

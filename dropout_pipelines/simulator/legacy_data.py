@@ -32,9 +32,11 @@ from dropout_pipelines.warehouse.course_keys import default_semester
 from dropout_pipelines.warehouse.engine import create_warehouse_engine
 from dropout_pipelines.warehouse.legacy_schema import (
     LEGACY_COLUMN_NAMES,
+    LEGACY_FEATURE_NAMES,
     LEGACY_TABLE_NAME,
     raw_data_v1,
 )
+from dropout_pipelines.warehouse.risk_levels import risk_levels
 from dropout_pipelines.warehouse.schema import MYSQL_TABLE_OPTIONS
 from dropout_pipelines.warehouse.urls import mask_url
 
@@ -50,21 +52,8 @@ SQL_SPECIAL_COURSE_ID = "course-v1:O'Reilly+SQL_101%+2025_S1"
 
 LETTER_CUTOFFS: tuple[tuple[str, float], ...] = (("A", 85.0), ("B", 70.0), ("C", 55.0), ("D", 40.0))
 PASS_CUTOFF = 40.0  # Vietnamese credit scale: D (4.0/10) and above pass.
-RISK_MEDIUM_FROM = 40.0
-RISK_HIGH_FROM = 70.0
 
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "mooc_grade_percentage",
-    "mooc_completion_rate",
-    "mooc_is_passed",
-    "mooc_letter_grade",
-    "h5p_total_score",
-    "h5p_max_score",
-    "h5p_completion_rate",
-    "h5p_time_spent_minutes",
-    "h5p_contents_attempted",
-    "days_since_last_activity",
-)
+FEATURE_COLUMNS = LEGACY_FEATURE_NAMES
 LABEL_COLUMNS: tuple[str, ...] = ("is_passed", "is_dropout", "final_grade")
 _NUMERIC_EXTRA_SUFFIXES = ("_score", "_rate", "_minutes", "_count", "_pct", "_grade", "_points")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -327,15 +316,6 @@ def letter_grades(grade: np.ndarray) -> np.ndarray:
         letters[grade >= cutoff] = letter
     letters[np.isnan(grade)] = None
     return letters
-
-
-def risk_levels(score: np.ndarray) -> np.ndarray:
-    """LOW < 40 <= MEDIUM < 70 <= HIGH (object array; None where unscored)."""
-    levels = np.where(
-        score >= RISK_HIGH_FROM, "HIGH", np.where(score >= RISK_MEDIUM_FROM, "MEDIUM", "LOW")
-    ).astype(object)
-    levels[np.isnan(score)] = None
-    return levels
 
 
 def _labels(rng: np.random.Generator, latent: np.ndarray) -> dict[str, np.ndarray]:

@@ -11,15 +11,15 @@ from dagster import (
 from pydantic import Field
 
 from dropout_pipelines.clock import utc_now_s
+from dropout_pipelines.partitions import semesters_partitions
 from dropout_pipelines.predict.store_resource import ModelStoreResource
 from dropout_pipelines.training.labels import DropoutRule
-from dropout_pipelines.training.partitions import semesters_partitions
 from dropout_pipelines.training.point_in_time import build_semester_training_data, label_sources
 from dropout_pipelines.training.semesters import semester_status
 from dropout_pipelines.training.train import train_and_register
+from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
 
-DB_POOL = "warehouse_db"
 GROUP = "training"
 REPORT_WEEKS = (2, 4, 8)
 
@@ -43,7 +43,7 @@ class TrainedModelConfig(Config):
 @asset(
     partitions_def=semesters_partitions,
     deps=["feature_snapshots"],
-    pool=DB_POOL,
+    pool=WAREHOUSE_POOL,
     group_name=GROUP,
     description="Point-in-time training rows of a closed semester (insert-only), built from "
     "the warehouse alone.",
@@ -129,7 +129,7 @@ def weeks_table(metrics: dict) -> str:
 @asset(
     partitions_def=semesters_partitions,
     deps=["training_data"],
-    pool=DB_POOL,
+    pool=WAREHOUSE_POOL,
     group_name=GROUP,
     description="A CatBoost model trained on the semester's rows (and earlier), evaluated on "
     "held-out students, registered; promoted only when at least as good as the serving one.",

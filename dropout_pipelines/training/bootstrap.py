@@ -34,7 +34,7 @@ def legacy_training_rows(engine: sa.Engine) -> pd.DataFrame:
         rows = (
             connection.execute(
                 sa.select(td.c.is_passed, *(td.c[name] for name in LEGACY_MODEL_FEATURES)).where(
-                    td.c.source == "legacy_migration"
+                    td.c.source == s.LEGACY_SOURCE
                 )
             )
             .mappings()

@@ -11,18 +11,18 @@ from collections.abc import Sequence
 import pandas as pd
 from catboost import CatBoostClassifier
 
+from dropout_pipelines.warehouse.legacy_schema import LEGACY_FEATURE_NAMES
+from dropout_pipelines.warehouse.schema import BASE_FEATURE_NAMES
+
 # The features every source provides, legacy rows included (their week-based features are
-# unknown, so a model meant for legacy data must not lean on them).
-LEGACY_MODEL_FEATURES: tuple[str, ...] = (
-    "mooc_grade_percentage",
-    "mooc_completion_rate",
-    "h5p_total_score",
-    "h5p_max_score",
-    "h5p_score_rate",
-    "h5p_contents_attempted",
-    "h5p_completion_rate",
-    "h5p_time_spent_minutes",
-    "days_since_last_activity",
+# unknown, so a model meant for legacy data must not lean on them): the v1 columns and the
+# H5P score rate the migration derives from them, less the pass flag (the label's twin)
+# and the letter grade (text).
+LEGACY_MODEL_FEATURES: tuple[str, ...] = tuple(
+    name
+    for name in BASE_FEATURE_NAMES
+    if name in (*LEGACY_FEATURE_NAMES, "h5p_score_rate")
+    and name not in ("mooc_is_passed", "mooc_letter_grade")
 )
 
 

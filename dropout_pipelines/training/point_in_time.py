@@ -33,9 +33,8 @@ from dropout_pipelines.training.labels import (
 )
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records
-from dropout_pipelines.warehouse.schema import FEATURE_COLUMN_NAMES
+from dropout_pipelines.warehouse.schema import FEATURE_COLUMN_NAMES, SEMESTER_SOURCE
 
-SOURCE = "semester_close"
 KEY = ["user_id", "course_id", "semester", "snapshot_week"]
 ROW_COLUMNS = [*KEY, *FEATURE_COLUMN_NAMES, "extra_features", *LABEL_COLUMNS]
 
@@ -119,7 +118,7 @@ def insert_training_rows(
             indicator=True,
         )
         new = keyed[keyed["_merge"] == "left_only"].drop(columns="_merge")
-        records = frame_records(new.assign(source=SOURCE, created_at=stamp))
+        records = frame_records(new.assign(source=SEMESTER_SOURCE, created_at=stamp))
         if records:
             connection.execute(sa.insert(s.training_data), records)
     return len(records)

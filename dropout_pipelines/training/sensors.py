@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from dropout_pipelines.clock import utc_now
-from dropout_pipelines.training.partitions import semesters_partitions
+from dropout_pipelines.partitions import semesters_partitions
 from dropout_pipelines.training.semesters import closed_semesters
 from dropout_pipelines.warehouse.resource import WarehouseResource
 

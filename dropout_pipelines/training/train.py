@@ -89,7 +89,7 @@ def load_training_rows(engine: sa.Engine, semesters: Sequence[str]) -> pd.DataFr
         rows = pd.DataFrame(
             connection.execute(
                 sa.select(td).where(
-                    td.c.semester.in_(list(semesters)), td.c.source == "semester_close"
+                    td.c.semester.in_(list(semesters)), td.c.source == s.SEMESTER_SOURCE
                 )
             )
             .mappings()
@@ -236,7 +236,7 @@ def train_and_register(
         version,
         store.model_path(name, version),
         model_type=target,
-        domain="semester_close",
+        domain=s.SEMESTER_SOURCE,
         metrics=metrics,
         trained_on=semesters,
         training_rows=len(train) + len(validation),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from dropout_pipelines.warehouse.schema import MYSQL_TABLE_OPTIONS
+from dropout_pipelines.warehouse.schema import BASE_FEATURE_NAMES, MYSQL_TABLE_OPTIONS
 
 LEGACY_TABLE_NAME = "raw_data"
 # 0/1 flags are TINYINT in the v1 MySQL table (SPEC §4).
@@ -51,3 +51,7 @@ raw_data_v1 = sa.Table(
 
 LEGACY_COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in raw_data_v1.columns)
 REQUIRED_LEGACY_COLUMNS: tuple[str, ...] = ("user_id", "course_id")
+# The v1 feature columns: the V2 base features that raw_data holds under the same name.
+LEGACY_FEATURE_NAMES: tuple[str, ...] = tuple(
+    name for name in LEGACY_COLUMN_NAMES if name in BASE_FEATURE_NAMES
+)

@@ -34,7 +34,12 @@ MEDIUM_RISK_FROM = 40.0
 HIGH_RISK_FROM = 70.0
 PURPOSES = ("serving", "shadow")
 PREDICT_FREQUENCIES = ("hourly", "daily", "weekly", "manual")
-TRAINING_SOURCES = ("legacy_migration", "semester_close")
+# Where a training row came from: the one-off legacy migration, or a closed semester.
+LEGACY_SOURCE = "legacy_migration"
+SEMESTER_SOURCE = "semester_close"
+TRAINING_SOURCES = (LEGACY_SOURCE, SEMESTER_SOURCE)
+# The run_id of the v1 predictions carried over by the migration.
+LEGACY_RUN_ID = LEGACY_SOURCE
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dagster import DagsterInstance
 
-from dropout_pipelines.ingest.partitions import courses_partitions
-from dropout_pipelines.simulator.bundled import simulator_environment
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.simulator.openedx import RunningSimulator
 from dropout_pipelines_tests.support.dagster_runs import RunOutcome
 
 
 def point_at(monkeypatch, simulator: RunningSimulator, db_url: str, **overrides: str) -> None:
     """Environment for the resources: the simulator's URLs and credentials, the database."""
-    env = {"DROPOUT_DB_URL": db_url, **simulator_environment(simulator)} | overrides
+    env = {"DROPOUT_DB_URL": db_url, **simulator.environment()} | overrides
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("OPENEDX_SESSIONID", raising=False)

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
 from dropout_pipelines.clock import utc_now
-from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.ingest.resources import OpenEdxResource
 from dropout_pipelines.orchestration.sensors import course_discovery_sensor, plan_discovery
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.simulator.openedx import (
     DataParams,
     FaultPlan,

@@ -26,21 +26,13 @@ SECRETS = (
 
 
 def set_env(monkeypatch, simulator: RunningSimulator, sessionid: bool = False) -> None:
-    credentials = simulator.config.credentials
-    env = {
-        "OPENEDX_BASE_URL": simulator.base_url,
-        "OPENEDX_CLIENT_ID": credentials.client_id,
-        "OPENEDX_CLIENT_SECRET": credentials.client_secret,
-        "LRS_URL": simulator.lrs_url,
-        "LRS_USERNAME": credentials.lrs_username,
-        "LRS_PASSWORD": credentials.lrs_password,
-    }
+    env = simulator.environment()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     for name in ("LRS_PLATFORM_URL", "LRS_ACTOR_ID", "LRS_EXTERNAL_ID_MAP"):
         monkeypatch.delenv(name, raising=False)
     if sessionid:
-        monkeypatch.setenv("OPENEDX_SESSIONID", credentials.sessionid)
+        monkeypatch.setenv("OPENEDX_SESSIONID", simulator.config.credentials.sessionid)
     else:
         monkeypatch.delenv("OPENEDX_SESSIONID", raising=False)
 

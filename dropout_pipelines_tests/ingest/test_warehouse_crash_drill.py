@@ -36,9 +36,10 @@ import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
 from dropout_pipelines.clock import CLOCK_FILE_ENV
-from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.monitoring.sensors import run_failure_logger
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.settings import PROJECT_ROOT
+from dropout_pipelines.simulator.openedx.config import Credentials
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.engine import dispose_engines, get_engine
 from dropout_pipelines.warehouse.resource import WarehouseResource
@@ -56,6 +57,12 @@ COURSE = "course-v1:DHQG-HCM+FM101+2026_S2"  # running on SIM_TODAY (seed 7)
 # Distinctive upstream secrets: the run's output is searched for them.
 CLIENT_SECRET = "drill-oauth-secret-Ux41"
 LRS_PASSWORD = "drill-lrs-password-Qe93"
+DRILL_CREDENTIALS = Credentials(
+    client_id="drill-client",
+    client_secret=CLIENT_SECRET,
+    lrs_username="drill-lrs",
+    lrs_password=LRS_PASSWORD,
+)
 TIMEOUT_S = 90
 # InnoDB fills INFORMATION_SCHEMA.INNODB_TRX from a cache it refreshes only when the
 # previous read is more than 0.1 s old: polled faster, the table never changes (what made
@@ -107,14 +114,7 @@ class SimulatorProcess:
         return f"{self.base_url}/xAPI"
 
     def environment(self) -> dict[str, str]:
-        return {
-            "OPENEDX_BASE_URL": self.base_url,
-            "OPENEDX_CLIENT_ID": "drill-client",
-            "OPENEDX_CLIENT_SECRET": CLIENT_SECRET,
-            "LRS_URL": self.lrs_url,
-            "LRS_USERNAME": "drill-lrs",
-            "LRS_PASSWORD": LRS_PASSWORD,
-        }
+        return DRILL_CREDENTIALS.environment(self.base_url)
 
     def now(self) -> str:
         return requests.get(f"{self.base_url}/_sim/now", timeout=10).json()["now"]
@@ -132,8 +132,8 @@ def simulator(tmp_path) -> Iterator[SimulatorProcess]:
     process = subprocess.Popen(
         [sys.executable, "-m", "dropout_pipelines.simulator", "--port", "0", "--seed", "7",
          "--today", SIM_TODAY, "--courses", "1", "--students", str(STUDENTS),
-         "--client-id", "drill-client", "--client-secret", CLIENT_SECRET,
-         "--lrs-username", "drill-lrs", "--lrs-password", LRS_PASSWORD],
+         "--client-id", DRILL_CREDENTIALS.client_id, "--client-secret", CLIENT_SECRET,
+         "--lrs-username", DRILL_CREDENTIALS.lrs_username, "--lrs-password", LRS_PASSWORD],
         cwd=PROJECT_ROOT,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,

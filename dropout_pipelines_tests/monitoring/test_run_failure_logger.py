@@ -10,7 +10,6 @@ from dagster import DagsterInstance, build_run_status_sensor_context
 from dagster._utils.error import SerializableErrorInfo
 
 from dropout_pipelines.definitions import defs
-from dropout_pipelines.ingest.partitions import courses_partitions
 from dropout_pipelines.monitoring.failures import (
     FailedRun,
     courses_in_config,
@@ -21,6 +20,7 @@ from dropout_pipelines.monitoring.failures import (
     secret_values,
 )
 from dropout_pipelines.monitoring.sensors import run_failure_logger
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import get_engine
 from dropout_pipelines.warehouse.resource import WarehouseResource

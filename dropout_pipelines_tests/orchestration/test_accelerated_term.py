@@ -31,7 +31,6 @@ from dagster import DagsterRunStatus
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.predict.model_store import LocalModelStore
 from dropout_pipelines.predict.registry import register_model
-from dropout_pipelines.simulator.bundled import simulator_environment
 from dropout_pipelines.simulator.openedx import DataParams, SimulatorConfig, start_simulator
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.create import create_schema
@@ -140,7 +139,7 @@ def term(request, tmp_path, monkeypatch):
         )
     )  # fmt: skip
     env = {
-        **simulator_environment(simulator),
+        **simulator.environment(),
         "DROPOUT_MODELS_DIR": str(tmp_path / "models"),
         "DROPOUT_DEFAULT_PREDICT_FREQUENCY": "weekly",
         "DROPOUT_REFRESH_BATCH_SIZE": "50",

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from dropout_pipelines.ingest.partitions import courses_partitions
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.predict.registry import register_model
 from dropout_pipelines.simulator.openedx import DataParams, SimulatorConfig, start_simulator
 from dropout_pipelines.warehouse import schema as s

@@ -20,16 +20,16 @@ from dagster import (
     instance_for_test,
 )
 
-from dropout_pipelines.ingest.partitions import courses_partitions
+from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.predict.comparison import compare_models, risk_timeline
 from dropout_pipelines.predict.registry import map_course, register_model
-from dropout_pipelines.predict.scoring import risk_levels
 from dropout_pipelines.predict.service import NoFeaturesError, predict_course, predict_student
 from dropout_pipelines.settings import PROJECT_ROOT
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records
 from dropout_pipelines.warehouse.engine import get_engine
 from dropout_pipelines.warehouse.resource import WarehouseResource
+from dropout_pipelines.warehouse.risk_levels import risk_levels
 from dropout_pipelines.warehouse.sql_files import named_query
 from dropout_pipelines_tests.support.dagster_runs import RunOutcome
 

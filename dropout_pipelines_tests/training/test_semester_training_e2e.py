@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from dropout_pipelines.clock import utc_now
+from dropout_pipelines.partitions import semesters_partitions
 from dropout_pipelines.simulator.openedx import DataParams, SimulatorConfig, start_simulator
-from dropout_pipelines.training.partitions import semesters_partitions
 from dropout_pipelines.training.semesters import closed_semesters
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.engine import get_engine

@@ -46,7 +46,7 @@ from dropout_pipelines.simulator.openedx.clock import (
     iso_now,
     parse_moment,
 )
-from dropout_pipelines.simulator.openedx.config import SimulatorConfig
+from dropout_pipelines.simulator.openedx.config import LRS_PATH, SimulatorConfig
 from dropout_pipelines.simulator.openedx.data import CourseAt, Dataset, Snapshot
 from dropout_pipelines.simulator.openedx.faults import (
     FaultInjector,
@@ -469,8 +469,8 @@ def build_app(state: SimulatorState) -> Starlette:
         Route("/completion-aggregator/v1/course/{course_id}/", handles_errors(completion)),
         Route("/api/user/v1/accounts", handles_errors(accounts)),
         Route("/api/user/v1/accounts/{username}", handles_errors(account)),
-        Route("/xAPI/statements", lrs.statements),
-        Route("/xAPI/about", lrs.about),
+        Route(f"{LRS_PATH}/statements", lrs.statements),
+        Route(f"{LRS_PATH}/about", lrs.about),
         Route("/simulator/info", simulator_info),
         Route("/simulator/faults/reset", simulator_reset_faults, methods=["POST"]),
         Route("/simulator/external-ids", handles_errors(simulator_external_ids)),

@@ -13,6 +13,7 @@ from dropout_pipelines.simulator.openedx.faults import FaultPlan
 
 ACTOR_IDS = ("username", "email", "external_id")
 ENVELOPES = ("cursor", "page")
+LRS_PATH = "/xAPI"  # where the simulator serves its LRS, below its base URL
 
 
 def utc_today() -> date:
@@ -36,6 +37,18 @@ class Credentials:
     learner_sessionid: str = "sim-learner-sessionid"
     lrs_username: str = "lrs"
     lrs_password: str = "lrs-secret"
+
+    def environment(self, base_url: str) -> dict[str, str]:
+        """The product's Open edX and LRS variables, pointed at a simulator serving on
+        `base_url` with these credentials (the demo, `make dev`, tests and benchmarks)."""
+        return {
+            "OPENEDX_BASE_URL": base_url,
+            "OPENEDX_CLIENT_ID": self.client_id,
+            "OPENEDX_CLIENT_SECRET": self.client_secret,
+            "LRS_URL": f"{base_url}{LRS_PATH}",
+            "LRS_USERNAME": self.lrs_username,
+            "LRS_PASSWORD": self.lrs_password,
+        }
 
 
 @dataclass(frozen=True)

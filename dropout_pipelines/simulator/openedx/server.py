@@ -25,7 +25,7 @@ import uvicorn
 from dropout_pipelines.simulator.openedx.app import SimulatorState, build_app
 from dropout_pipelines.simulator.openedx.auth import LmsAuth
 from dropout_pipelines.simulator.openedx.clock import SimulatorClock
-from dropout_pipelines.simulator.openedx.config import DataParams, SimulatorConfig
+from dropout_pipelines.simulator.openedx.config import LRS_PATH, DataParams, SimulatorConfig
 from dropout_pipelines.simulator.openedx.data import Dataset, Snapshot, build_dataset
 from dropout_pipelines.simulator.openedx.faults import FaultInjector
 from dropout_pipelines.simulator.openedx.lrs import StatementStore
@@ -85,7 +85,11 @@ class RunningSimulator:
     @property
     def lrs_url(self) -> str:
         """The LRS endpoint root (statements are at ``{lrs_url}/statements``)."""
-        return f"{self.base_url}/xAPI"
+        return f"{self.base_url}{LRS_PATH}"
+
+    def environment(self) -> dict[str, str]:
+        """The product's Open edX and LRS variables, pointed at this simulator."""
+        return self.config.credentials.environment(self.base_url)
 
     @property
     def port(self) -> int:
