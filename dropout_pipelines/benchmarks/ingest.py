@@ -79,12 +79,12 @@ from dropout_pipelines.benchmarks.report import (
     progress_printer,
     timed,
 )
+from dropout_pipelines.ingest.clients.http import FetchStats
+from dropout_pipelines.ingest.clients.lrs import VERSION_HEADER, LrsClient
+from dropout_pipelines.ingest.clients.openedx import OpenEdxClient
+from dropout_pipelines.ingest.clients.openedx_auth import TOKEN_PATH, TOKEN_PREFIXES
 from dropout_pipelines.ingest.digest import LrsCursor
 from dropout_pipelines.ingest.fetch import fetch_course
-from dropout_pipelines.ingest.http import FetchStats
-from dropout_pipelines.ingest.lrs import VERSION_HEADER, LrsClient
-from dropout_pipelines.ingest.openedx import OpenEdxClient
-from dropout_pipelines.ingest.openedx_auth import TOKEN_PATH, TOKEN_PREFIXES
 from dropout_pipelines.ingest.store import WriteCounts, read_lrs_cursor, write_course_bundle
 from dropout_pipelines.simulator.openedx.config import Credentials
 from dropout_pipelines.warehouse.create import create_schema

@@ -15,9 +15,9 @@ from dagster import (
 )
 
 from dropout_pipelines.clock import utc_now_s
-from dropout_pipelines.ingest.course_frames import naive_datetime
 from dropout_pipelines.ingest.refresh import FETCH_ERRORS, ingest_course, page_logger
 from dropout_pipelines.ingest.resources import LrsResource, OpenEdxResource
+from dropout_pipelines.ingest.table_frames import naive_datetime
 from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records, upsert_rows

@@ -8,8 +8,8 @@ from datetime import datetime
 import pandas as pd
 
 from dropout_pipelines.features.engineering import CourseWindow
+from dropout_pipelines.ingest.clients.http import FetchStats
 from dropout_pipelines.ingest.digest import DigestedStatements
-from dropout_pipelines.ingest.http import FetchStats
 
 
 @dataclass

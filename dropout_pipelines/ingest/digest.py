@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from dropout_pipelines.ingest.course_frames import h5p_frame
-from dropout_pipelines.ingest.xapi import activity_kinds
+from dropout_pipelines.ingest.clients.xapi import activity_kinds
+from dropout_pipelines.ingest.table_frames import h5p_frame
 
 # Statements an LRS stores a little late (clock skew, batching) can carry a `stored` just
 # before the cursor; asking again for this much before it catches them.

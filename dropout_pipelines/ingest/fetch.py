@@ -17,17 +17,17 @@ import pandas as pd
 
 from dropout_pipelines.features.engineering import CourseWindow
 from dropout_pipelines.ingest.bundle import CourseBundle
-from dropout_pipelines.ingest.course_frames import (
+from dropout_pipelines.ingest.clients.errors import ApiRequestError, OpenEdxPermissionError
+from dropout_pipelines.ingest.clients.frame_schemas import OUTLINE
+from dropout_pipelines.ingest.clients.lrs import LrsClient
+from dropout_pipelines.ingest.clients.openedx import OpenEdxClient
+from dropout_pipelines.ingest.digest import LrsCursor, StatementDigest
+from dropout_pipelines.ingest.table_frames import (
     enrollment_frame,
     grades_frame,
     naive_datetime,
     user_id_map,
 )
-from dropout_pipelines.ingest.digest import LrsCursor, StatementDigest
-from dropout_pipelines.ingest.errors import ApiRequestError, OpenEdxPermissionError
-from dropout_pipelines.ingest.frames import OUTLINE
-from dropout_pipelines.ingest.lrs import LrsClient
-from dropout_pipelines.ingest.openedx import OpenEdxClient
 from dropout_pipelines.warehouse.course_keys import parse_course_key
 from dropout_pipelines.warehouse.semesters import semester_for
 

@@ -16,7 +16,7 @@ from dagster import Failure, MetadataValue
 
 from dropout_pipelines.clock import utc_now_s
 from dropout_pipelines.ingest.bundle import CourseBundle
-from dropout_pipelines.ingest.errors import (
+from dropout_pipelines.ingest.clients.errors import (
     ApiRequestError,
     OpenEdxAuthError,
     OpenEdxPermissionError,

@@ -12,10 +12,10 @@ import os
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
-from dropout_pipelines.ingest.actors import ACTOR_IDS, load_external_id_map
-from dropout_pipelines.ingest.http import PageCallback
-from dropout_pipelines.ingest.lrs import DEFAULT_COURSE_ACTIVITY_TEMPLATE, LrsClient
-from dropout_pipelines.ingest.openedx import OpenEdxClient
+from dropout_pipelines.ingest.clients.actors import ACTOR_IDS, load_external_id_map
+from dropout_pipelines.ingest.clients.http import PageCallback
+from dropout_pipelines.ingest.clients.lrs import DEFAULT_COURSE_ACTIVITY_TEMPLATE, LrsClient
+from dropout_pipelines.ingest.clients.openedx import OpenEdxClient
 
 
 class OpenEdxResource(ConfigurableResource):

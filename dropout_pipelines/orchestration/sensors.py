@@ -19,7 +19,11 @@ from dagster import (
     sensor,
 )
 
-from dropout_pipelines.ingest.errors import OpenEdxAuthError, OpenEdxPermissionError, UpstreamError
+from dropout_pipelines.ingest.clients.errors import (
+    OpenEdxAuthError,
+    OpenEdxPermissionError,
+    UpstreamError,
+)
 from dropout_pipelines.ingest.resources import OpenEdxResource
 from dropout_pipelines.orchestration.refresh import refresh_courses_job
 from dropout_pipelines.orchestration.schedules import refresh_requests

@@ -19,7 +19,7 @@ from dropout_pipelines.features.history import (
     weekly_snapshots,
 )
 from dropout_pipelines.features.history_reads import load_course_history
-from dropout_pipelines.ingest.openedx import OpenEdxClient
+from dropout_pipelines.ingest.clients.openedx import OpenEdxClient
 from dropout_pipelines.simulator.openedx import DataParams, SimulatorConfig, start_simulator
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.engine import get_engine

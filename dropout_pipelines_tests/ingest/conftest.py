@@ -14,8 +14,8 @@ from datetime import date
 
 import pytest
 
-from dropout_pipelines.ingest.lrs import LrsClient
-from dropout_pipelines.ingest.openedx import OpenEdxClient
+from dropout_pipelines.ingest.clients.lrs import LrsClient
+from dropout_pipelines.ingest.clients.openedx import OpenEdxClient
 from dropout_pipelines.simulator.openedx import (
     Credentials,
     DataParams,

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from dropout_pipelines.ingest import frames
+from dropout_pipelines.ingest.clients import frame_schemas as frames
+from dropout_pipelines.ingest.clients.xapi import activity_kinds
 from dropout_pipelines.ingest.digest import LRS_OVERLAP, LrsCursor, StatementDigest
-from dropout_pipelines.ingest.xapi import activity_kinds
 
 COURSE_IRI = "http://lms/course/c1"
 T0 = datetime(2026, 9, 7, 10, 0)

@@ -9,13 +9,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from dropout_pipelines.ingest.backoff import (
+from dropout_pipelines.ingest.clients.backoff import (
     RetryPolicy,
     backoff_delay,
     parse_retry_after,
     retry_delay,
 )
-from dropout_pipelines.ingest.errors import (
+from dropout_pipelines.ingest.clients.errors import (
     ApiRequestError,
     NotFoundError,
     OpenEdxAuthError,
@@ -24,9 +24,9 @@ from dropout_pipelines.ingest.errors import (
     UpstreamError,
     redact,
 )
-from dropout_pipelines.ingest.http import ApiSession, FetchStats, normalize_timeout
-from dropout_pipelines.ingest.paging import next_page_url, page_results
-from dropout_pipelines.ingest.urls import (
+from dropout_pipelines.ingest.clients.http import ApiSession, FetchStats, normalize_timeout
+from dropout_pipelines.ingest.clients.paging import next_page_url, page_results
+from dropout_pipelines.ingest.clients.urls import (
     course_path_segment,
     endpoint_of,
     rebase_link,

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import requests
 
-from dropout_pipelines.ingest import frames
-from dropout_pipelines.ingest.actors import ActorResolver, load_external_id_map
-from dropout_pipelines.ingest.errors import OpenEdxAuthError, PayloadError
-from dropout_pipelines.ingest.lrs import LrsClient, max_stored, xapi_timestamp
-from dropout_pipelines.ingest.xapi import parse_durations, verb_names
+from dropout_pipelines.ingest.clients import frame_schemas as frames
+from dropout_pipelines.ingest.clients.actors import ActorResolver, load_external_id_map
+from dropout_pipelines.ingest.clients.errors import OpenEdxAuthError, PayloadError
+from dropout_pipelines.ingest.clients.lrs import LrsClient, max_stored, xapi_timestamp
+from dropout_pipelines.ingest.clients.xapi import parse_durations, verb_names
 from dropout_pipelines.simulator.openedx import RunningSimulator
 from dropout_pipelines.simulator.openedx.activity import K_H5P_INTERACTED, K_H5P_SCORED
 from dropout_pipelines_tests.ingest.conftest import (

@@ -8,22 +8,22 @@ import pandas as pd
 import pytest
 import requests
 
-from dropout_pipelines.ingest import frames
-from dropout_pipelines.ingest.errors import (
+from dropout_pipelines.ingest.clients import frame_schemas as frames
+from dropout_pipelines.ingest.clients.errors import (
     ApiRequestError,
     NotFoundError,
     OpenEdxAuthError,
     OpenEdxPermissionError,
     PayloadError,
 )
-from dropout_pipelines.ingest.http import ApiSession
-from dropout_pipelines.ingest.openedx import (
+from dropout_pipelines.ingest.clients.http import ApiSession
+from dropout_pipelines.ingest.clients.openedx import (
     OpenEdxClient,
     completion_row,
     enrollment_row,
     gradebook_row,
 )
-from dropout_pipelines.ingest.openedx_auth import OAuthClientCredentials
+from dropout_pipelines.ingest.clients.openedx_auth import OAuthClientCredentials
 from dropout_pipelines.simulator.openedx import RunningSimulator
 from dropout_pipelines.simulator.openedx.catalog import GRADE_CUTOFFS
 from dropout_pipelines_tests.ingest.conftest import (

@@ -6,7 +6,7 @@ import logging
 import pytest
 from dagster import AssetExecutionContext, DagsterInstance, EnvVar, asset, materialize
 
-from dropout_pipelines.ingest.errors import IngestError
+from dropout_pipelines.ingest.clients.errors import IngestError
 from dropout_pipelines.ingest.resources import (
     LrsResource,
     OpenEdxResource,

@@ -12,15 +12,15 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from dropout_pipelines.ingest.errors import (
+from dropout_pipelines.ingest.clients.errors import (
     OPENEDX_CLIENT_CREDENTIALS,
     OPENEDX_SESSION,
     OpenEdxAuthError,
     PayloadError,
 )
-from dropout_pipelines.ingest.http import ApiSession
-from dropout_pipelines.ingest.urls import api_url, endpoint_of
-from dropout_pipelines.ingest.validate import NUMBER, need
+from dropout_pipelines.ingest.clients.http import ApiSession
+from dropout_pipelines.ingest.clients.urls import api_url, endpoint_of
+from dropout_pipelines.ingest.clients.validate import NUMBER, need
 
 TOKEN_PATH = "/oauth2/access_token"
 TOKEN_PREFIXES = {"jwt": "JWT", "bearer": "Bearer"}

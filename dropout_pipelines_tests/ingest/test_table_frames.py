@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dropout_pipelines.ingest.course_frames import grades_frame
+from dropout_pipelines.ingest.table_frames import grades_frame
 
 CUTOFFS = {"A": 0.85, "Pass": 0.5}
 

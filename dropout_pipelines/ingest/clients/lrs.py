@@ -19,18 +19,18 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from dropout_pipelines.ingest.actors import ActorResolver
-from dropout_pipelines.ingest.backoff import RetryPolicy
-from dropout_pipelines.ingest.errors import LRS_CREDENTIALS, PayloadError
-from dropout_pipelines.ingest.http import (
+from dropout_pipelines.ingest.clients.actors import ActorResolver
+from dropout_pipelines.ingest.clients.backoff import RetryPolicy
+from dropout_pipelines.ingest.clients.errors import LRS_CREDENTIALS, PayloadError
+from dropout_pipelines.ingest.clients.http import (
     ApiSession,
     PageCallback,
     SessionClient,
     Timeout,
 )
-from dropout_pipelines.ingest.paging import page_results
-from dropout_pipelines.ingest.urls import endpoint_of, rebase_link, strip_userinfo
-from dropout_pipelines.ingest.xapi import statement_row, statements_frame
+from dropout_pipelines.ingest.clients.paging import page_results
+from dropout_pipelines.ingest.clients.urls import endpoint_of, rebase_link, strip_userinfo
+from dropout_pipelines.ingest.clients.xapi import statement_row, statements_frame
 
 DEFAULT_COURSE_ACTIVITY_TEMPLATE = "{platform_url}/course/{course_id}"
 TEMPLATE_FIELDS = ("platform_url", "course_id", "course_id_encoded")

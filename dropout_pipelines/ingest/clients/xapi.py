@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from dropout_pipelines.ingest import frames
-from dropout_pipelines.ingest.actors import ActorResolver
-from dropout_pipelines.ingest.validate import NUMBER, need
+from dropout_pipelines.ingest.clients import frame_schemas as frames
+from dropout_pipelines.ingest.clients.actors import ActorResolver
+from dropout_pipelines.ingest.clients.validate import NUMBER, need
 
 COURSE_ACTIVITY_TYPE = "http://adlnet.gov/expapi/activities/course"
 H5P_LOCAL_ID = "http://h5p.org/x-api/h5p-local-content-id"

@@ -3,7 +3,7 @@
 `requests.Session` plus what every fetch needs and nothing more: connect/read timeouts,
 bounded retries with backoff for 429 / 5xx / timeouts / dropped connections (honouring
 `Retry-After`), one credential refresh on 401, status codes mapped to the errors in
-:mod:`dropout_pipelines.ingest.errors`, bodies checked to be JSON, and a `FetchStats` the
+:mod:`dropout_pipelines.ingest.clients.errors`, bodies checked to be JSON, and a `FetchStats` the
 assets turn into Dagster metadata. Sleeping and randomness are injectable so backoff can be
 tested without waiting.
 """
@@ -20,8 +20,8 @@ from typing import Any, Protocol, Self
 
 import requests
 
-from dropout_pipelines.ingest.backoff import RetryPolicy, retry_delay
-from dropout_pipelines.ingest.errors import (
+from dropout_pipelines.ingest.clients.backoff import RetryPolicy, retry_delay
+from dropout_pipelines.ingest.clients.errors import (
     ApiRequestError,
     NotFoundError,
     OpenEdxAuthError,
@@ -31,7 +31,7 @@ from dropout_pipelines.ingest.errors import (
     redact,
     short,
 )
-from dropout_pipelines.ingest.urls import endpoint_of
+from dropout_pipelines.ingest.clients.urls import endpoint_of
 
 PageCallback = Callable[[str, int, int], None]
 """`on_page(endpoint, page_number, records)`: progress after each page (e.g. a Dagster log)."""

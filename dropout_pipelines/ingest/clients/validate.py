@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dropout_pipelines.ingest.errors import PayloadError
+from dropout_pipelines.ingest.clients.errors import PayloadError
 
 NUMBER = (int, float)
 

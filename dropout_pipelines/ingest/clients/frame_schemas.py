@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from dropout_pipelines.ingest.errors import PayloadError
+from dropout_pipelines.ingest.clients.errors import PayloadError
 
 STRING = pd.Series(["x"]).dtype
 DATETIME = "datetime64[ns]"

@@ -2,7 +2,7 @@
 
 Every method fetches all pages, validates every record it uses, and only then builds its
 frame, so a malformed page anywhere fails the call before anything is returned. The frames'
-columns and dtypes are fixed in :mod:`dropout_pipelines.ingest.frames`.
+columns and dtypes are fixed in :mod:`dropout_pipelines.ingest.clients.frame_schemas`.
 
 Facts about real edx-platform the methods rely on (see SPEC §3): the grade APIs list only
 active enrollments and blank the e-mail unless the mode is `masters` (names and e-mails come
@@ -18,31 +18,31 @@ from typing import Any
 
 import pandas as pd
 
-from dropout_pipelines.ingest import frames
-from dropout_pipelines.ingest.backoff import RetryPolicy
-from dropout_pipelines.ingest.errors import (
+from dropout_pipelines.ingest.clients import frame_schemas as frames
+from dropout_pipelines.ingest.clients.backoff import RetryPolicy
+from dropout_pipelines.ingest.clients.errors import (
     ApiRequestError,
     NotFoundError,
     OpenEdxPermissionError,
     PayloadError,
     UpstreamError,
 )
-from dropout_pipelines.ingest.http import (
+from dropout_pipelines.ingest.clients.http import (
     ApiSession,
     PageCallback,
     SessionClient,
     Timeout,
 )
-from dropout_pipelines.ingest.openedx_auth import OAuthClientCredentials, SessionCookie
-from dropout_pipelines.ingest.paging import next_page_url, page_results
-from dropout_pipelines.ingest.urls import (
+from dropout_pipelines.ingest.clients.openedx_auth import OAuthClientCredentials, SessionCookie
+from dropout_pipelines.ingest.clients.paging import next_page_url, page_results
+from dropout_pipelines.ingest.clients.urls import (
     api_url,
     course_path_segment,
     endpoint_of,
     rebase_link,
     strip_userinfo,
 )
-from dropout_pipelines.ingest.validate import NUMBER, need, need_fraction
+from dropout_pipelines.ingest.clients.validate import NUMBER, need, need_fraction
 
 COURSES_PATH = "/api/courses/v1/courses/"
 ENROLLMENTS_PATH = "/api/enrollment/v1/enrollments"

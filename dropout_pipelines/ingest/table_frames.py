@@ -1,8 +1,6 @@
-"""Tidy per-table frames of one course, from what the Open edX and LRS clients return.
-
-Shared by live ingestion (`fetch.py`) and the history rebuild of past semesters
-(`training/history.py`), so both key students, names, grades and H5P attempts the same way.
-"""
+"""The warehouse tables' rows of one course, as frames, from what the Open edX and LRS
+clients return: students keyed, names, grades and H5P attempts tidied the same way for
+every page of statements (`fetch.py`, `digest.py`) and the course catalog (`assets.py`)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dropout_pipelines.ingest.errors import PayloadError
-from dropout_pipelines.ingest.urls import with_query_param
+from dropout_pipelines.ingest.clients.errors import PayloadError
+from dropout_pipelines.ingest.clients.urls import with_query_param
 
 
 def _keys(document: Any) -> str:
