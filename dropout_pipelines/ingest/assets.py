@@ -21,10 +21,8 @@ from dropout_pipelines.ingest.table_frames import naive_datetime
 from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records, upsert_rows
-from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
-from dropout_pipelines.warehouse.semesters import semester_for
 
 INGEST_GROUP = "ingestion"
 
@@ -42,15 +40,15 @@ def courses(
     rows = catalog.rename(columns={"name": "display_name", "start": "start_at", "end": "end_at"})[
         ["course_id", "display_name", "org", "start_at", "end_at"]
     ]
+    rule = warehouse.semester_rule()
     rows = rows.assign(
         semester=[
-            semester_for(c, naive_datetime(st))
+            rule.semester_for(c, naive_datetime(st))
             for c, st in zip(rows.course_id, rows.start_at, strict=True)
         ],
         discovered_at=stamp,
     )
     engine = warehouse.get_engine()
-    create_schema(engine)
     with engine.begin() as connection:
         upsert_rows(
             connection,
@@ -114,7 +112,12 @@ def course_ingestion(
     """Refresh one course: Open edX sources, the LRS statements stored since the last
     refresh, then features and snapshots, every table in one transaction."""
     outcome = ingest_course(
-        openedx, lrs, warehouse.get_engine(), context.partition_key, context.log
+        openedx,
+        lrs,
+        warehouse.get_engine(),
+        context.partition_key,
+        context.log,
+        warehouse.semester_rule(),
     )
     for key, metadata in outcome.metadata().items():
         yield MaterializeResult(asset_key=key, metadata=metadata)

@@ -29,7 +29,7 @@ from dropout_pipelines.ingest.table_frames import (
     user_id_map,
 )
 from dropout_pipelines.warehouse.course_keys import parse_course_key
-from dropout_pipelines.warehouse.semesters import semester_for
+from dropout_pipelines.warehouse.semesters import DEFAULT_SEMESTER_RULE, SemesterRule
 
 ClientFactory = Callable[[], OpenEdxClient]
 
@@ -50,9 +50,10 @@ def fetch_course(
     now: datetime,
     cursor: LrsCursor | None = None,
     concurrent: bool = True,
+    semesters: SemesterRule = DEFAULT_SEMESTER_RULE,
 ) -> CourseBundle:
     """Fetch every Open edX source of one course and digest its LRS statements stored
-    since `cursor` (all of them without one), as of `now`."""
+    since `cursor` (all of them without one), as of `now`; `semesters` names its semester."""
     cursor = cursor or LrsCursor()
     with ExitStack() as stack:
         openedx = stack.enter_context(openedx_factory())
@@ -101,7 +102,7 @@ def fetch_course(
         "content_blocks": content_blocks,
         "display_name": info["name"],
         "org": info["org"] or parse_course_key(course_id).org,
-        "semester": semester_for(course_id, window.start),
+        "semester": semesters.semester_for(course_id, window.start),
         "start_at": window.start,
         "end_at": window.end,
     }

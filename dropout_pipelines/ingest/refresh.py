@@ -31,6 +31,7 @@ from dropout_pipelines.ingest.store import (
     read_lrs_cursor,
     write_course_bundle,
 )
+from dropout_pipelines.warehouse.semesters import DEFAULT_SEMESTER_RULE, SemesterRule
 
 FETCH_ERRORS = (
     OpenEdxAuthError,
@@ -96,6 +97,7 @@ def ingest_course(
     engine: sa.Engine,
     course_id: str,
     log: Logger,
+    semesters: SemesterRule = DEFAULT_SEMESTER_RULE,
 ) -> IngestOutcome:
     """Fetch the course's sources and its LRS statements since the last refresh, write
     them in one transaction; a fetch error fails with nothing written."""
@@ -109,6 +111,7 @@ def ingest_course(
             course_id,
             utc_now_s(),
             cursor=cursor,
+            semesters=semesters,
         )
     except FETCH_ERRORS as error:
         # Only an upstream outage (5xx/429/timeouts past the client's own retries) may pass

@@ -37,7 +37,6 @@ from dropout_pipelines.warehouse.bulk import (
     upsert_accumulate,
     upsert_rows,
 )
-from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.schema import FEATURE_COLUMN_NAMES
 
 
@@ -61,7 +60,6 @@ class WriteCounts:
 
 def read_lrs_cursor(engine: sa.Engine, course_id: str) -> LrsCursor:
     """Where the previous refresh stopped reading the course's LRS statements."""
-    create_schema(engine)
     with engine.connect() as connection:
         return _cursor_row(connection, course_id)
 
@@ -253,8 +251,7 @@ def _weeks_to_rebuild(bundle: CourseBundle, live_week: int | None, captured: set
 
 def write_course_bundle(engine: sa.Engine, bundle: CourseBundle) -> WriteCounts:
     """Write the course's sources, features and snapshots and move its LRS cursor, in one
-    transaction (schema created first if missing)."""
-    create_schema(engine)
+    transaction (the warehouse resource ensured the schema before the step ran)."""
     course_id = bundle.course["course_id"]
     stamp = bundle.fetched_at
     window = bundle.window

@@ -41,7 +41,8 @@ class LegacyMigrationJobConfig(MigrationConfig):
 @config_mapping
 def _map_migration_config(config: LegacyMigrationJobConfig) -> RunConfig:
     op_config = config.model_dump(exclude={"source_db_url_env", "source_db_url"})
-    warehouse = {"db_url_env": config.source_db_url_env}
+    # The job creates the schema in its own step (a dry run must not), not the resource.
+    warehouse = {"db_url_env": config.source_db_url_env, "ensure_schema": False}
     if config.source_db_url:
         warehouse["db_url"] = config.source_db_url
     return {

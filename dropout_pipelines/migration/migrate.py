@@ -21,7 +21,7 @@ from dropout_pipelines.migration.selects import LegacySelects
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import insert_rows_skip_existing, insert_select_skip_existing
 from dropout_pipelines.warehouse.course_keys import parse_course_key
-from dropout_pipelines.warehouse.semesters import semester_for
+from dropout_pipelines.warehouse.semesters import DEFAULT_SEMESTER_RULE, SemesterRule
 
 Log = Callable[[str], None]
 
@@ -34,6 +34,7 @@ class MigrationError(RuntimeError):
 class MigrationSettings:
     model_name: str = "fm101_v4"
     model_version: str = "1"
+    semesters: SemesterRule = DEFAULT_SEMESTER_RULE
 
 
 @dataclass
@@ -44,7 +45,9 @@ class MigrationOutcome:
     migrated_at: datetime | None = None
 
 
-def _course_semesters(connection: sa.Connection, legacy: LegacyTable) -> dict[str, str | None]:
+def _course_semesters(
+    connection: sa.Connection, legacy: LegacyTable, rule: SemesterRule
+) -> dict[str, str | None]:
     """Each course's semester: the most common raw_data.semester, else its key's run part."""
     raw = legacy.table
     course_ids = connection.execute(sa.select(raw.c.course_id).distinct()).scalars().all()
@@ -60,14 +63,15 @@ def _course_semesters(connection: sa.Connection, legacy: LegacyTable) -> dict[st
             if semesters.get(course_id) is None:
                 semesters[course_id] = semester.strip()
     return {
-        course_id: semester or semester_for(course_id) for course_id, semester in semesters.items()
+        course_id: semester or rule.semester_for(course_id)
+        for course_id, semester in semesters.items()
     }
 
 
 def build_selects(
     connection: sa.Connection, legacy: LegacyTable, settings: MigrationSettings, now: datetime
 ) -> tuple[LegacySelects, dict[str, str | None]]:
-    semesters = _course_semesters(connection, legacy)
+    semesters = _course_semesters(connection, legacy, settings.semesters)
     selects = LegacySelects(
         legacy=legacy,
         semesters_by_course={course: sem for course, sem in semesters.items() if sem},

@@ -51,8 +51,10 @@ class MigrationConfig(Config):
         default=None, description="Where dumps and SQLite backups go; default data/backups."
     )
 
-    def settings(self) -> MigrationSettings:
-        return MigrationSettings(self.legacy_model_name, self.legacy_model_version)
+    def settings(self, warehouse: WarehouseResource) -> MigrationSettings:
+        return MigrationSettings(
+            self.legacy_model_name, self.legacy_model_version, warehouse.semester_rule()
+        )
 
     def model_path(self) -> Path:
         if self.legacy_model_path:
@@ -150,13 +152,13 @@ def migrate_legacy_rows(
         context.log.info(f"extra legacy columns kept in extra_features: {', '.join(legacy.extra)}")
     if config.dry_run:
         with engine.connect() as connection:
-            selects, _ = build_selects(connection, legacy, config.settings(), utc_now())
+            selects, _ = build_selects(connection, legacy, config.settings(warehouse), utc_now())
             profile = profile_source(connection, selects)
         written, already = planned_counts(profile), False
     else:
         try:
             outcome = migrate_legacy(
-                engine, legacy, config.settings(), context.run_id, context.log.info
+                engine, legacy, config.settings(warehouse), context.run_id, context.log.info
             )
         except MigrationError as error:
             raise Failure(str(error)) from error
@@ -273,7 +275,7 @@ def verify_legacy_migration(
     engine = warehouse.get_engine()
     legacy = _legacy(warehouse, config)
     with engine.connect() as connection:
-        selects, _ = build_selects(connection, legacy, config.settings(), utc_now())
+        selects, _ = build_selects(connection, legacy, config.settings(warehouse), utc_now())
     # After a no-op rerun, ingestion may have refreshed student_features on purpose.
     checks = verify_migration(engine, selects, mutable_values_too=not migration["already_migrated"])
     failed = [check for check in checks if not check.ok]

@@ -36,7 +36,9 @@ def retire_legacy_table(
         marker = find_marker(connection, legacy.table.name)
         if marker is None:
             raise Failure(f"{legacy.table.name} has not been migrated: run legacy_migration_job")
-        selects, _ = build_selects(connection, legacy, MigrationSettings(), utc_now())
+        selects, _ = build_selects(
+            connection, legacy, MigrationSettings(semesters=warehouse.semester_rule()), utc_now()
+        )
         if profile_source(connection, selects).fingerprint != marker.source_fingerprint:
             raise Failure(f"{legacy.table.name} changed since its migration: not retired")
     new_name = f"{legacy.table.name}_retired_{utc_now():%Y%m%dT%H%M%S}"

@@ -67,7 +67,7 @@ def refresh_and_score_course(
     warehouse: WarehouseResource,
 ) -> str:
     engine = warehouse.get_engine()
-    outcome = ingest_course(openedx, lrs, engine, course_id, context.log)
+    outcome = ingest_course(openedx, lrs, engine, course_id, context.log, warehouse.semester_rule())
     for key, metadata in outcome.metadata().items():
         context.log_event(
             AssetMaterialization(asset_key=key, partition=course_id, metadata=metadata)

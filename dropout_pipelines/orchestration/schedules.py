@@ -46,24 +46,17 @@ def due_courses(
     known = set(known)
     mapping, courses = s.course_model_mapping, s.courses
     with engine.connect() as connection:
-        inspector = sa.inspect(connection)
-        mapped = {}
-        if inspector.has_table(mapping.name):
-            mapped = {
-                row.course_id: row.auto_predict and row.predict_frequency == frequency
-                for row in connection.execute(
-                    sa.select(
-                        mapping.c.course_id, mapping.c.auto_predict, mapping.c.predict_frequency
-                    )
-                )
-            }
-        closed = set()
-        if inspector.has_table(courses.name):
-            closed = set(
-                connection.execute(
-                    sa.select(courses.c.course_id).where(course_is_closed(now))
-                ).scalars()
+        mapped = {
+            row.course_id: row.auto_predict and row.predict_frequency == frequency
+            for row in connection.execute(
+                sa.select(mapping.c.course_id, mapping.c.auto_predict, mapping.c.predict_frequency)
             )
+        }
+        closed = set(
+            connection.execute(
+                sa.select(courses.c.course_id).where(course_is_closed(now))
+            ).scalars()
+        )
     by_default = default_frequency == frequency
     return sorted(course for course in known - closed if mapped.get(course, by_default))
 

@@ -39,8 +39,6 @@ def mapped_course_ids(warehouse: WarehouseResource) -> set[str]:
     """Courses an engineer mapped to a model, even before Open edX lists them."""
     engine = warehouse.get_engine()
     with engine.connect() as connection:
-        if not sa.inspect(connection).has_table(s.course_model_mapping.name):
-            return set()
         return set(connection.execute(sa.select(s.course_model_mapping.c.course_id)).scalars())
 
 

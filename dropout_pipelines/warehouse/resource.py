@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 
 import sqlalchemy as sa
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, field_validator
 
-from dropout_pipelines.settings import db_url_from_env
+from dropout_pipelines.settings import SEMESTER_PATTERN_ENV, SEMESTER_TERMS_ENV, db_url_from_env
+from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import get_engine
+from dropout_pipelines.warehouse.semesters import SemesterRule
 from dropout_pipelines.warehouse.urls import mask_url
 
 
@@ -27,6 +29,24 @@ class WarehouseResource(ConfigurableResource):
     db_url_env: str = Field(
         default="DROPOUT_DB_URL",
         description="Environment variable holding the URL (empty → the embedded SQLite file).",
+    )
+    ensure_schema: bool = Field(
+        default=True,
+        description=(
+            "Create or upgrade the V2 schema before a step or sensor uses the warehouse. Off "
+            "for the legacy migration job, whose own step creates it (a dry run writes nothing)."
+        ),
+    )
+    semester_pattern: str | None = Field(
+        default=None,
+        description=(
+            "Regex over the course id with a `semester` group; empty = "
+            f"{SEMESTER_PATTERN_ENV}, else the run part of the course key."
+        ),
+    )
+    semester_terms: str | None = Field(
+        default=None,
+        description=f"Term start dates `NAME=YYYY-MM-DD,...`; empty = {SEMESTER_TERMS_ENV}.",
     )
 
     @field_validator("db_url")
@@ -49,8 +69,22 @@ class WarehouseResource(ConfigurableResource):
             raise RuntimeError(f"environment variable {self.db_url_env} (db_url_env) is not set")
         return url
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Create or upgrade the schema once, before any step or sensor uses the warehouse,
+        so the code below never asks whether a table exists (idempotent, and serialised
+        across processes by `create_schema`)."""
+        if self.ensure_schema:
+            create_schema(self.get_engine())
+
     def get_engine(self) -> sa.Engine:
         return get_engine(self.resolved_url())
+
+    def semester_rule(self) -> SemesterRule:
+        """Which semester a course belongs to: this resource's fields, else the env vars."""
+        return SemesterRule(
+            pattern=self.semester_pattern or os.environ.get(SEMESTER_PATTERN_ENV) or None,
+            terms=self.semester_terms or os.environ.get(SEMESTER_TERMS_ENV) or None,
+        )
 
     def describe(self) -> str:
         """The database, password masked: for logs and error messages."""

@@ -20,7 +20,6 @@ from functools import cached_property
 import numpy as np
 
 from dropout_pipelines.simulator.openedx.activity import (
-    MODES,
     STATEMENT_COLUMNS,
     ActivityAt,
     CourseActivity,
@@ -427,7 +426,3 @@ def stable_order(values: np.ndarray) -> np.ndarray:
     key = (shifted << bits) | np.arange(count, dtype=np.int64)
     key.sort()
     return key & ((1 << bits) - 1)
-
-
-def mode_name(code: int) -> str:
-    return str(MODES[code])
