@@ -39,7 +39,7 @@ mariadb:
 	fi
 
 lint: install
-	$(BIN)/ruff check dropout_pipelines dropout_pipelines_tests
+	$(BIN)/ruff check dropout_pipelines dropout_pipelines_tests benchmarks
 
 ## Every test, on SQLite and on a real MariaDB server started on 127.0.0.1.
 test: install mariadb lint
@@ -50,19 +50,19 @@ ddl: install
 	$(BIN)/python -m dropout_pipelines.warehouse.ddl
 
 bench-migration: install mariadb
-	$(BIN)/python -m dropout_pipelines.benchmarks.migration
+	$(BIN)/python -m benchmarks.migration
 
 bench-ingest: install
-	$(BIN)/python -m dropout_pipelines.benchmarks.ingest
+	$(BIN)/python -m benchmarks.ingest
 
 bench-predict: install mariadb
-	$(BIN)/python -m dropout_pipelines.benchmarks.predict
+	$(BIN)/python -m benchmarks.predict
 
 bench-orchestration: install
-	$(BIN)/python -m dropout_pipelines.benchmarks.orchestration
+	$(BIN)/python -m benchmarks.orchestration
 
 bench-quality: install
-	$(BIN)/python -m dropout_pipelines.benchmarks.quality
+	$(BIN)/python -m benchmarks.quality
 
 clean:
 	rm -rf $(VENV) .dagster_home data

@@ -14,7 +14,7 @@ import io
 
 import pytest
 
-from dropout_pipelines.benchmarks.ingest import (
+from benchmarks.ingest import (
     CONCURRENT,
     CONCURRENT_GOAL,
     FIRST,

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from dropout_pipelines.benchmarks.migration import TABLE_COLUMNS, WRITTEN_TABLES, main
+from benchmarks.migration import TABLE_COLUMNS, WRITTEN_TABLES, main
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from dropout_pipelines.benchmarks.orchestration import (
+from benchmarks.orchestration import (
     COURSE_COLUMNS,
     DETAIL_COLUMNS,
     TABLE_COLUMNS,

@@ -13,7 +13,7 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from dropout_pipelines.benchmarks.predict import (
+from benchmarks.predict import (
     FLOOR_INSERT,
     FLOOR_PROBA,
     FLOOR_TOTAL,

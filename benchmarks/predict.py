@@ -38,18 +38,18 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dropout_pipelines.benchmarks.report import (
+from benchmarks.harness import Database, private_mariadb_database, rate, settle, sqlite_database
+from benchmarks.report import (
     backend_list,
     machine_note,
     markdown_table,
@@ -229,34 +229,10 @@ def train_model(store: LocalModelStore, rows: int = TRAINING_ROWS) -> StoredMode
 # Databases
 
 
-@contextmanager
-def _sqlite_database() -> Iterator[str]:
-    """A fresh SQLite file in a temporary folder, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="dropout-bench-predict-") as folder:
-        yield f"sqlite:///{Path(folder) / 'bench.sqlite'}"
-
-
-@contextmanager
-def _mariadb_database() -> Iterator[str]:
-    """A database on a private MariaDB server (or `DROPOUT_TEST_MYSQL_URL`'s), stopped after."""
-    try:
-        from dropout_pipelines_tests.support.mariadb_server import start_test_server
-    except ImportError as error:  # the test helpers ship with the repository, not the wheel
-        raise SystemExit(
-            "error: the private MariaDB server needs dropout_pipelines_tests (run from the "
-            "repository root)"
-        ) from error
-    with _timed("starting a private MariaDB server"):
-        server = start_test_server()
-    try:
-        yield server.url_for(server.create_database("bench_predict"))
-    finally:
-        with _timed("stopping the private MariaDB server"):
-            server.stop()
-
-
-def _database(backend: str):  # noqa: ANN202 - a context manager
-    return _sqlite_database() if backend == "sqlite" else _mariadb_database()
+def _database(backend: str) -> AbstractContextManager[Database]:
+    if backend == "sqlite":
+        return sqlite_database("dropout-bench-predict-")
+    return private_mariadb_database(_progress, "bench_predict")
 
 
 def load_student_features(engine: sa.Engine, frame: pd.DataFrame) -> None:
@@ -266,17 +242,6 @@ def load_student_features(engine: sa.Engine, frame: pd.DataFrame) -> None:
         for start in range(0, len(records), LOAD_CHUNK_ROWS):
             chunk = records[start : start + LOAD_CHUNK_ROWS]
             connection.execute(sa.insert(s.student_features), chunk)
-
-
-def _settle(engine: sa.Engine) -> None:
-    """Start each timed step from the same state: SQLite's WAL folded into the database.
-
-    Without it, whichever step runs after a big write pays for the automatic checkpoint of
-    the previous step's WAL, which is not its own cost.
-    """
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,7 +280,7 @@ def measure_floor(
     table = floor_table()
     table.drop(engine, checkfirst=True)
     table.create(engine)
-    _settle(engine)
+    settle(engine)
     try:
         started = time.perf_counter()
         probabilities = model.model.predict_proba(matrix)[:, 1]
@@ -353,7 +318,7 @@ def measure_floor(
         return FloorTiming(scored - started, finished - scored)
     finally:
         table.drop(engine)
-        _settle(engine)
+        settle(engine)
 
 
 # --------------------------------------------------------------------------------------------
@@ -436,7 +401,7 @@ def _phase_split(engine: sa.Engine, timing: StepTiming) -> Iterator[None]:
 def measure_step(engine: sa.Engine, label: str, run_id: str) -> StepTiming:
     """`predict_course` end to end on the whole course, from a cold model cache."""
     clear_model_cache()
-    _settle(engine)
+    settle(engine)
     timing = StepTiming(label, 0.0, 0)
     with _phase_split(engine, timing):
         started = time.perf_counter()
@@ -483,7 +448,7 @@ def measure_naive(
     predict_course runs, so every student has a latest row to retire, as in run 2.
     """
     features_table, predictions = s.student_features, s.predictions
-    _settle(engine)
+    settle(engine)
     started = time.perf_counter()
     for user_id in user_ids.tolist():
         with engine.begin() as connection:
@@ -576,7 +541,8 @@ def run_backend(
 ) -> BackendResult:
     """Fresh database, features and model registered, then floor, two runs, naive, floor."""
     students = len(features)
-    with _database(backend) as url:
+    with _database(backend) as database:
+        url = database.url
         _progress(f"{backend}: database {mask_url(url)}")
         engine = create_warehouse_engine(url)
         try:
@@ -615,10 +581,6 @@ def run_backend(
 # Report
 
 
-def _rate(rows: float, seconds: float) -> str:
-    return f"{rows / seconds:,.0f}" if seconds > 0 else "inf"
-
-
 def naive_label(naive: NaiveTiming) -> str:
     """Says whether the naive row is measured or scaled from a sample (and by how much)."""
     if naive.sample >= naive.students:
@@ -638,14 +600,14 @@ def summary_rows(results: Sequence[BackendResult]) -> list[list[str]]:
             (FLOOR_INSERT, floor.insert_s),
         ):
             ratio = f"{r.ratio(seconds):.2f}×"
-            rows.append([r.backend, label, f"{seconds:.3f}", _rate(n, seconds), ratio, "-", "-"])
+            rows.append([r.backend, label, f"{seconds:.3f}", rate(n, seconds), ratio, "-", "-"])
         for run in r.runs:
             rows.append(
                 [
                     r.backend,
                     run.label,
                     f"{run.seconds:.3f}",
-                    _rate(run.saved, run.seconds),
+                    rate(run.saved, run.seconds),
                     f"{r.ratio(run.seconds):.2f}×",
                     f"≤ {GOAL_RATIO:.1f}×",
                     "met" if r.met(run) else "not met",
@@ -657,7 +619,7 @@ def summary_rows(results: Sequence[BackendResult]) -> list[list[str]]:
                 r.backend,
                 naive_label(naive),
                 f"{naive.estimate_s:.3f}",
-                _rate(n, naive.estimate_s),
+                rate(n, naive.estimate_s),
                 f"{r.ratio(naive.estimate_s):.2f}×",
                 "-",
                 "-",
@@ -803,7 +765,7 @@ def render_report(results: Sequence[BackendResult], note: str = "") -> str:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dropout_pipelines.benchmarks.predict",
+        prog="python -m benchmarks.predict",
         description=(
             "Time predict_course on one course against the floor (predict_proba + one bulk "
             f"INSERT into an unindexed table) in the same run; the goal is ≤ {GOAL_RATIO:.1f}×."

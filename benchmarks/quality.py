@@ -8,7 +8,7 @@ baselines a model must beat: the grade so far, and the days since the last activ
 goal (issue 9): the model beats both baselines at every week before the end, by at least
 0.05 on average over the first half of the course.
 
-    python -m dropout_pipelines.benchmarks.quality [--students 300] [--courses 3] [--seed 7]
+    python -m benchmarks.quality [--students 300] [--courses 3] [--seed 7]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from dropout_pipelines.benchmarks.report import markdown_table, positive, progress_printer
+from benchmarks.report import markdown_table, positive, progress_printer
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.ingest.refresh import ingest_course
 from dropout_pipelines.ingest.resources import LrsResource, OpenEdxResource

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -37,7 +36,15 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from dropout_pipelines.benchmarks.report import (
+from benchmarks.harness import (
+    Database,
+    private_mariadb_database,
+    process_cpu_s,
+    rate,
+    settle,
+    sqlite_database,
+)
+from benchmarks.report import (
     backend_list,
     machine_note,
     markdown_table,
@@ -138,21 +145,6 @@ class BackendResult:
 # Databases
 
 
-@dataclass(frozen=True)
-class Database:
-    """A fresh database, and the server process whose CPU time is observable (if any)."""
-
-    url: str
-    server_pid: int | None = None
-
-
-@contextmanager
-def _sqlite_database() -> Iterator[Database]:
-    """A fresh SQLite file in a temporary folder, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="dropout-bench-") as folder:
-        yield Database(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
-
-
 def _admin_engine(url: sa.URL) -> sa.Engine:
     """An engine on the server without a default database, to create and drop one."""
     return create_warehouse_engine(url.set(database=None).render_as_string(hide_password=False))
@@ -210,44 +202,17 @@ def _given_mysql_database(mysql_url: str) -> Iterator[Database]:
         admin.dispose()
 
 
-@contextmanager
-def _private_mariadb_database() -> Iterator[Database]:
-    """A database on a private MariaDB server (own datadir, loopback), stopped afterwards."""
-    try:
-        from dropout_pipelines_tests.support.mariadb_server import start_test_server
-    except ImportError as error:  # the test helpers ship with the repository, not the wheel
-        raise SystemExit(
-            "error: the private MariaDB server needs dropout_pipelines_tests (run from the "
-            "repository root) or pass --mysql-url"
-        ) from error
-    with _timed("starting a private MariaDB server"):
-        server = start_test_server()
-    try:
-        url = server.url_for(server.create_database("dropout_bench"))
-        yield Database(url, server.process.pid if server.process is not None else None)
-    finally:
-        with _timed("stopping the private MariaDB server"):
-            server.stop()
-
-
 def _database(backend: str, mysql_url: str | None) -> AbstractContextManager[Database]:
     """A fresh, empty database for `backend`, valid inside the `with` block."""
     if backend == "sqlite":
-        return _sqlite_database()
+        return sqlite_database()
     if mysql_url:
         return _given_mysql_database(mysql_url)
-    return _private_mariadb_database()
+    return private_mariadb_database(_progress)
 
 
 # --------------------------------------------------------------------------------------------
 # Measurements
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a local process so far (Linux /proc)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_clock(backend: str, server_pid: int | None) -> Callable[[], float] | None:
@@ -262,7 +227,7 @@ def cpu_clock(backend: str, server_pid: int | None) -> Callable[[], float] | Non
         return time.process_time
     if server_pid is None or not Path(f"/proc/{server_pid}/stat").exists():
         return None
-    return lambda: time.process_time() + _process_cpu_seconds(server_pid)
+    return lambda: time.process_time() + (process_cpu_s(server_pid) or 0.0)
 
 
 @dataclass
@@ -285,17 +250,6 @@ def _measured(cpu: Callable[[], float] | None) -> Iterator[list[Timing]]:
     timings.append(Timing(wall, cpu_s))
 
 
-def _settle(engine: sa.Engine) -> None:
-    """Start each timed step from the same state: SQLite's WAL folded into the database.
-
-    Without it, whichever step runs after a big write pays for the automatic checkpoint of
-    the previous step's WAL, which is not its own cost.
-    """
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
 def _floor_table(engine: sa.Engine) -> sa.Table:
     """`raw_data`'s columns and types, without a primary key, index or default."""
     with engine.connect() as connection:
@@ -309,7 +263,7 @@ def measure_floor(engine: sa.Engine, cpu: Callable[[], float] | None = None) -> 
     table = _floor_table(engine)
     table.drop(engine, checkfirst=True)
     table.create(engine)
-    _settle(engine)
+    settle(engine)
     try:
         with _measured(cpu) as timing, engine.begin() as connection:
             connection.exec_driver_sql(
@@ -318,7 +272,7 @@ def measure_floor(engine: sa.Engine, cpu: Callable[[], float] | None = None) -> 
         return timing[0]
     finally:
         table.drop(engine)
-        _settle(engine)
+        settle(engine)
 
 
 def split_steps(
@@ -351,7 +305,7 @@ def measure_migration(
         events.append((time.perf_counter(), message))
 
     legacy = reflect_legacy_table(engine)
-    _settle(engine)
+    settle(engine)
     with _measured(cpu) as timing:
         started = time.perf_counter()
         outcome = migrate_legacy(engine, legacy, MigrationSettings(), run_id="bench", log=log)
@@ -396,19 +350,15 @@ def run_backend(backend: str, frame: pd.DataFrame, mysql_url: str | None = None)
 # Report
 
 
-def _rate(rows: int, seconds: float) -> str:
-    return f"{rows / seconds:,.0f}" if seconds > 0 else "inf"
-
-
 def summary_rows(results: Sequence[BackendResult]) -> list[list[str]]:
     return [
         [
             r.backend,
             f"{r.rows:,}",
             f"{r.floor_s:.3f}",
-            _rate(r.rows, r.floor_s),
+            rate(r.rows, r.floor_s),
             f"{r.migrate_s:.3f}",
-            _rate(r.rows, r.migrate_s),
+            rate(r.rows, r.migrate_s),
             f"{r.ratio:.2f}×",
             f"≤ {GOAL_RATIO:.1f}×",
             "met" if r.met else "not met",
@@ -491,7 +441,7 @@ def render_report(results: Sequence[BackendResult], note: str = "") -> str:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dropout_pipelines.benchmarks.migration",
+        prog="python -m benchmarks.migration",
         description=(
             "Time migrate_legacy against the floor (a plain unindexed INSERT … SELECT * of "
             f"raw_data) on the same data in the same run; the goal is ≤ {GOAL_RATIO:.1f}×."

@@ -44,7 +44,6 @@ import math
 import multiprocessing
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -64,7 +63,8 @@ import numpy as np
 import pandas as pd
 import requests
 
-from dropout_pipelines.benchmarks.report import (
+from benchmarks.harness import free_port, log_tail
+from benchmarks.report import (
     machine_note,
     markdown_table,
     plain_table,
@@ -187,22 +187,11 @@ class Simulator:
         return CREDENTIALS.environment(self.base_url)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _tail(log: IO[bytes]) -> str:
-    log.seek(0)
-    return log.read().decode("utf-8", "replace")[-3000:]
-
-
 @contextmanager
 def simulator_process(courses: int, students: int) -> Iterator[Simulator]:
     """`python -m dropout_pipelines.simulator` with `courses` running courses (and as many
     ended ones, which the tick leaves alone) on a free loopback port, stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     today = datetime.now(UTC).date().isoformat()  # the product's clock is the real one
     command = [sys.executable, "-m", "dropout_pipelines.simulator", "--port", str(port)]
     command += ["--seed", str(SEED), "--today", today, "--courses", str(courses)]
@@ -230,7 +219,7 @@ def _wait_for_simulator(base_url: str, process: subprocess.Popen, log: IO[bytes]
     deadline = time.monotonic() + SIMULATOR_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the simulator exited with {process.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"the simulator exited with {process.returncode}:\n{log_tail(log)}")
         try:
             response = requests.get(f"{base_url}/simulator/info", timeout=30)
             if response.ok:
@@ -238,7 +227,7 @@ def _wait_for_simulator(base_url: str, process: subprocess.Popen, log: IO[bytes]
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"the simulator did not answer in time:\n{_tail(log)}")
+    raise RuntimeError(f"the simulator did not answer in time:\n{log_tail(log)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,9 +445,9 @@ def daemon_process(workspace: Path, folder: Path, instance: Any) -> Iterator[int
             deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
             while "QUEUED_RUN_COORDINATOR" not in instance.get_daemon_heartbeats():
                 if process.poll() is not None:
-                    raise RuntimeError(f"dagster-daemon exited:\n{_tail(log)}")
+                    raise RuntimeError(f"dagster-daemon exited:\n{log_tail(log)}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"dagster-daemon did not start:\n{_tail(log)}")
+                    raise RuntimeError(f"dagster-daemon did not start:\n{log_tail(log)}")
                 time.sleep(0.5)
             yield process.pid
         finally:
@@ -976,7 +965,7 @@ def render_report(measurements: Sequence[Measurement], args: argparse.Namespace,
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dropout_pipelines.benchmarks.orchestration",
+        prog="python -m benchmarks.orchestration",
         description=(
             "Time a predict_daily tick through the daemon (QueuedRunCoordinator + "
             "DefaultRunLauncher) for each number of courses and batch size, beside the floor "

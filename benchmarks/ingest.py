@@ -50,7 +50,6 @@ import json
 import multiprocessing
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -70,7 +69,8 @@ import pandas as pd
 import requests
 import sqlalchemy as sa
 
-from dropout_pipelines.benchmarks.report import (
+from benchmarks.harness import free_port, log_tail, process_cpu_s
+from benchmarks.report import (
     backend_list,
     markdown_table,
     non_negative,
@@ -90,6 +90,7 @@ from dropout_pipelines.simulator.openedx.config import Credentials
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import create_warehouse_engine
 from dropout_pipelines.warehouse.urls import mask_url
+from dropout_pipelines_tests.support.mariadb_server import start_test_server
 
 BACKENDS: tuple[str, ...] = ("sqlite", "mariadb")
 DEFAULT_BACKENDS: tuple[str, ...] = ("sqlite",)
@@ -172,16 +173,6 @@ _timed = partial(timed, _progress)
 _backends = backend_list(BACKENDS)
 _positive = positive
 _non_negative = non_negative
-
-
-def process_cpu_s(pid: int) -> float | None:
-    """CPU seconds (user + system) another process has used so far, from /proc (Linux);
-    None elsewhere. How the simulator's share of a wall time is told from waiting."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -292,17 +283,6 @@ class Simulator:
         return next(c for c in self.info["courses"] if c["course_id"] == self.course_id)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _tail(log: IO[bytes]) -> str:
-    log.seek(0)
-    return log.read().decode("utf-8", "replace")[-2000:]
-
-
 def _wait_until_answering(
     base_url: str, process: subprocess.Popen, log: IO[bytes], timeout_s: float
 ) -> dict[str, Any]:
@@ -311,7 +291,7 @@ def _wait_until_answering(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the simulator exited with {process.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"the simulator exited with {process.returncode}:\n{log_tail(log)}")
         try:
             response = requests.get(f"{base_url}/simulator/info", timeout=5)
             if response.ok:
@@ -319,7 +299,7 @@ def _wait_until_answering(
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"the simulator did not answer within {timeout_s:.0f} s:\n{_tail(log)}")
+    raise RuntimeError(f"the simulator did not answer within {timeout_s:.0f} s:\n{log_tail(log)}")
 
 
 def _naive_utc(text: str) -> datetime:
@@ -357,7 +337,7 @@ def _running_course(info: dict[str, Any]) -> str:
 @contextmanager
 def simulator_process(students: int, latency_ms: float) -> Iterator[Simulator]:
     """`python -m dropout_pipelines.simulator` on a free loopback port, stopped afterwards."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -415,13 +395,6 @@ def _sqlite_warehouses() -> Iterator[WarehouseFactory]:
 @contextmanager
 def _mariadb_warehouses() -> Iterator[WarehouseFactory]:
     """Fresh databases on a private MariaDB server (or `DROPOUT_TEST_MYSQL_URL`'s)."""
-    try:
-        from dropout_pipelines_tests.support.mariadb_server import start_test_server
-    except ImportError as error:  # the test helpers ship with the repository, not the wheel
-        raise SystemExit(
-            "error: the private MariaDB server needs dropout_pipelines_tests (run from the "
-            "repository root)"
-        ) from error
     with _timed("starting a private MariaDB server"):
         server = start_test_server()
     try:
@@ -1191,7 +1164,7 @@ def render_report(run: Run) -> str:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dropout_pipelines.benchmarks.ingest",
+        prog="python -m benchmarks.ingest",
         description=(
             "Time one course's ingestion (sequential and concurrent fetch + write) against "
             "the floor (the same requests sent by a bare sequential loop); goals: sequential "

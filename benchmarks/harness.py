@@ -1,0 +1,92 @@
+"""What the benchmarks share besides their report: fresh databases (a SQLite file, a
+private MariaDB server), a settled SQLite WAL between timed steps, a free loopback port,
+another process's CPU seconds, and the tail of a child process's log.
+
+The private MariaDB server is the test suite's (`dropout_pipelines_tests.support`): the
+benchmarks and the tests live in the repository, not in the wheel, and use one server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import sqlalchemy as sa
+
+from benchmarks.report import timed
+from dropout_pipelines_tests.support.mariadb_server import start_test_server
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database a benchmark may fill and drop; `server_pid` when its server is ours."""
+
+    url: str
+    server_pid: int | None = None
+
+
+@contextmanager
+def sqlite_database(prefix: str = "dropout-bench-") -> Iterator[Database]:
+    """A fresh SQLite file in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        yield Database(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
+
+
+@contextmanager
+def private_mariadb_database(
+    progress: Callable[[str], None], name: str = "dropout_bench"
+) -> Iterator[Database]:
+    """A database on a private MariaDB server (own datadir, loopback), stopped afterwards."""
+    with timed(progress, "starting a private MariaDB server"):
+        server = start_test_server()
+    try:
+        url = server.url_for(server.create_database(name))
+        yield Database(url, server.process.pid if server.process is not None else None)
+    finally:
+        with timed(progress, "stopping the private MariaDB server"):
+            server.stop()
+
+
+def settle(engine: sa.Engine) -> None:
+    """Start each timed step from the same state: SQLite's WAL folded into the database.
+
+    Without it, whichever step runs after a big write pays for the automatic checkpoint of
+    the previous step's WAL, which is not its own cost.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) another process has used so far, from /proc (Linux);
+    None elsewhere. How a server's share of a wall time is told from waiting."""
+    try:
+        # The command name may contain spaces and parentheses: split after the last ")".
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def rate(rows: float, seconds: float) -> str:
+    """Rows per second, for a table cell."""
+    return f"{rows / seconds:,.0f}" if seconds > 0 else "inf"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for a child process to serve on)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def log_tail(log: IO[bytes], chars: int = 3000) -> str:
+    """The end of a child process's captured output, for an error message."""
+    log.seek(0)
+    return log.read().decode("utf-8", "replace")[-chars:]
