@@ -52,6 +52,25 @@ def private_mariadb_database(
             server.stop()
 
 
+def indexed_copy(table: sa.Table, name: str) -> sa.Table:
+    """An empty twin of a V2 table: the same columns, primary key, unique and check
+    constraints, computed columns and indexes, under `name` (constraint and index names
+    prefixed, since SQLite's index names are global). A floor that writes into it pays for
+    the keys and indexes the real table must maintain, and nothing else."""
+    copy = table.to_metadata(sa.MetaData(), name=name)
+    for index in copy.indexes:
+        index.name = f"{name}_{index.name}"
+    for constraint in copy.constraints:
+        if constraint.name:
+            constraint.name = f"{name}_{constraint.name}"
+    return copy
+
+
+def writable_columns(table: sa.Table) -> list[str]:
+    """The columns an INSERT may set (computed ones are the database's)."""
+    return [column.name for column in table.c if column.computed is None]
+
+
 def settle(engine: sa.Engine) -> None:
     """Start each timed step from the same state: SQLite's WAL folded into the database.
 

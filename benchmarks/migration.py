@@ -1,17 +1,21 @@
-"""How much slower is the legacy migration than copying `raw_data` as-is? (`make bench-migration`)
+"""How much slower is the legacy migration than writing its output? (`make bench-migration`)
 
-The migration's goal is to cost at most 2× the *floor*: one plain, committed
-`INSERT INTO copy SELECT * FROM raw_data` into a table without keys or indexes, i.e. what the
-database needs just to read the legacy rows once and write them once. A wall-clock number on
-its own says little (it depends on the machine); the ratio to the floor, measured in the same
-run on the same data and the same database, is what stays comparable between machines.
+The migration's goal is to cost at most 2× the *floor*: the work it cannot avoid, i.e. the
+same output rows bulk-copied (`INSERT INTO twin SELECT … FROM table`, one committed
+transaction) into empty twins of the four V2 tables it writes, with their primary keys,
+unique and check constraints, computed columns and indexes. Whatever the migration spends
+beyond that (reading and ranking the legacy rows, deriving columns, skipping existing keys)
+is what the goal bounds. A wall-clock number on its own says little (it depends on the
+machine); the ratio to the floor, measured in the same run on the same data and the same
+database, is what stays comparable between machines.
 
 For each backend the benchmark:
 1. writes the same generated `raw_data` (generated once, reused) into a fresh database and
    creates the V2 schema;
-2. times the floor copy, then drops the copy;
-3. times `migrate_legacy` end to end (it commits), and splits that time per statement from
-   the timestamps of the lines the migration logs after each statement.
+2. times `migrate_legacy` end to end (it commits), and splits that time per statement from
+   the timestamps of the lines the migration logs after each statement;
+3. times the floor: the rows the migration wrote, copied into the indexed twins, then
+   drops the twins.
 
 CPU seconds of both steps are reported beside the wall-clock ones (SQLite: this process;
 MariaDB: this process plus the private server), because on a shared machine the wall-clock
@@ -38,11 +42,13 @@ import sqlalchemy as sa
 
 from benchmarks.harness import (
     Database,
+    indexed_copy,
     private_mariadb_database,
     process_cpu_s,
     rate,
     settle,
     sqlite_database,
+    writable_columns,
 )
 from benchmarks.report import (
     backend_list,
@@ -60,16 +66,14 @@ from dropout_pipelines.simulator.legacy_data import (
     generate_raw_data,
     write_raw_data,
 )
+from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import create_warehouse_engine
-from dropout_pipelines.warehouse.legacy_schema import LEGACY_TABLE_NAME
-from dropout_pipelines.warehouse.schema import MYSQL_TABLE_OPTIONS
 from dropout_pipelines.warehouse.urls import mask_url
 
 BACKENDS: tuple[str, ...] = ("sqlite", "mariadb")
 DEFAULT_ROWS = 1_000_000
 GOAL_RATIO = 2.0
-FLOOR_TABLE = "raw_data_floor_copy"
 WRITTEN_TABLES: tuple[str, ...] = (
     "student_features",
     "enrollments",
@@ -250,28 +254,26 @@ def _measured(cpu: Callable[[], float] | None) -> Iterator[list[Timing]]:
     timings.append(Timing(wall, cpu_s))
 
 
-def _floor_table(engine: sa.Engine) -> sa.Table:
-    """`raw_data`'s columns and types, without a primary key, index or default."""
-    with engine.connect() as connection:
-        raw = sa.Table(LEGACY_TABLE_NAME, sa.MetaData(), autoload_with=connection)
-    columns = [sa.Column(c.name, c.type, nullable=True, autoincrement=False) for c in raw.c]
-    return sa.Table(FLOOR_TABLE, sa.MetaData(), *columns, **MYSQL_TABLE_OPTIONS)
-
-
 def measure_floor(engine: sa.Engine, cpu: Callable[[], float] | None = None) -> Timing:
-    """One committed `INSERT INTO copy SELECT * FROM raw_data` (copy unindexed), timed."""
-    table = _floor_table(engine)
-    table.drop(engine, checkfirst=True)
-    table.create(engine)
+    """The migration's output copied into empty indexed twins of its tables, in one
+    committed transaction, timed (the twins are created before and dropped after)."""
+    twins = [indexed_copy(s.metadata.tables[name], f"floor_{name}") for name in WRITTEN_TABLES]
+    for twin in twins:
+        twin.drop(engine, checkfirst=True)
+        twin.create(engine)
     settle(engine)
     try:
         with _measured(cpu) as timing, engine.begin() as connection:
-            connection.exec_driver_sql(
-                f"INSERT INTO {FLOOR_TABLE} SELECT * FROM {LEGACY_TABLE_NAME}"
-            )
+            for name, twin in zip(WRITTEN_TABLES, twins, strict=True):
+                columns = writable_columns(twin)
+                source = s.metadata.tables[name]
+                connection.execute(
+                    sa.insert(twin).from_select(columns, sa.select(*(source.c[c] for c in columns)))
+                )
         return timing[0]
     finally:
-        table.drop(engine)
+        for twin in twins:
+            twin.drop(engine)
         settle(engine)
 
 
@@ -326,10 +328,10 @@ def run_backend(backend: str, frame: pd.DataFrame, mysql_url: str | None = None)
                 write_raw_data(engine, frame)
             with _timed(f"{backend}: creating the V2 schema"):
                 create_schema(engine)
-            with _timed(f"{backend}: floor (create the copy, timed INSERT … SELECT *, drop it)"):
-                floor = measure_floor(engine, cpu)
             with _timed(f"{backend}: migrate_legacy"):
                 migrate, written, steps = measure_migration(engine, cpu)
+            with _timed(f"{backend}: floor (the output copied into indexed twins)"):
+                floor = measure_floor(engine, cpu)
         finally:
             engine.dispose()
     result = BackendResult(
@@ -408,8 +410,8 @@ def written_rows(results: Sequence[BackendResult]) -> tuple[list[str], list[list
     header = ["table", *(r.backend for r in results)]
     rows = [[name, *(f"{r.written.get(name, 0):,}" for r in results)] for name in WRITTEN_TABLES]
     rows.append(["total written", *(f"{r.rows_written:,}" for r in results)])
-    rows.append(["floor copy", *(f"{r.rows:,}" for r in results)])
-    rows.append(["written/floor rows", *(f"{r.rows_written / r.rows:.2f}×" for r in results)])
+    rows.append(["raw_data rows read", *(f"{r.rows:,}" for r in results)])
+    rows.append(["written/raw rows", *(f"{r.rows_written / r.rows:.2f}×" for r in results)])
     return header, rows
 
 
@@ -443,8 +445,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.migration",
         description=(
-            "Time migrate_legacy against the floor (a plain unindexed INSERT … SELECT * of "
-            f"raw_data) on the same data in the same run; the goal is ≤ {GOAL_RATIO:.1f}×."
+            "Time migrate_legacy against the floor (its output bulk-copied into indexed twins "
+            f"of its tables) on the same data in the same run; the goal is ≤ {GOAL_RATIO:.1f}×."
         ),
     )
     parser.add_argument("--rows", type=_positive, default=DEFAULT_ROWS, help="raw_data rows")

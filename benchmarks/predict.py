@@ -2,14 +2,14 @@
 
 The `predictions` asset calls `predict_course` once per course: read the course's
 `student_features`, resolve its model, score every student, then in one transaction retire
-the previous latest rows and append the new ones. Its goal is to cost at most 2× the
+the previous latest rows and append the new ones. Its goal is to cost at most 1.5× the
 *floor*: `predict_proba` on the same feature matrix plus one bulk INSERT of as many rows
-(the same columns `save_predictions` writes) into a copy table without a primary key,
-index or constraint, i.e. the model's own work plus what the database needs just to store
-the rows once. Reading the features is deliberately not in the floor: it is overhead the
-step must keep within the budget. A wall-clock number on its own depends on the machine;
-the ratio to the floor, measured in the same run on the same data and database, stays
-comparable between machines.
+(the same columns `save_predictions` writes) into an empty twin of `predictions` with its
+primary key, constraints, computed column and indexes, i.e. the model's own work plus what
+the database needs to store the rows once where they must be stored. Reading the features
+is deliberately not in the floor: it is overhead the step must keep within the budget. A
+wall-clock number on its own depends on the machine; the ratio to the floor, measured in the
+same run on the same data and database, stays comparable between machines.
 
 For each backend the benchmark creates a fresh database with the V2 schema, loads one
 course of generated students into `student_features`, registers a real CatBoost model
@@ -48,7 +48,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from benchmarks.harness import Database, private_mariadb_database, rate, settle, sqlite_database
+from benchmarks.harness import (
+    Database,
+    indexed_copy,
+    private_mariadb_database,
+    rate,
+    settle,
+    sqlite_database,
+)
 from benchmarks.report import (
     backend_list,
     machine_note,
@@ -75,14 +82,13 @@ from dropout_pipelines.warehouse.bulk import frame_records, insert_frame_params
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import create_warehouse_engine
 from dropout_pipelines.warehouse.risk_levels import risk_level, risk_levels
-from dropout_pipelines.warehouse.schema import MYSQL_TABLE_OPTIONS
 from dropout_pipelines.warehouse.urls import mask_url
 
 BACKENDS: tuple[str, ...] = ("sqlite", "mariadb")
 DEFAULT_STUDENTS = 100_000
 TRAINING_ROWS = 5_000
 NAIVE_SAMPLE = 2_000
-GOAL_RATIO = 2.0
+GOAL_RATIO = 1.5
 SEED = 11
 COURSE_ID = "course-v1:DHQG-HCM+FM101+2026_S2"
 COURSE_WEEKS = 15
@@ -104,7 +110,7 @@ FLOOR_COLUMNS: tuple[str, ...] = (
 
 FLOOR_TOTAL = "floor: predict_proba + bulk INSERT"
 FLOOR_PROBA = "floor: predict_proba"
-FLOOR_INSERT = "floor: bulk INSERT (unindexed copy)"
+FLOOR_INSERT = "floor: bulk INSERT (indexed twin)"
 RUN_LABELS: tuple[str, str] = (
     "predictions step, run 1 (empty history)",
     "predictions step, run 2 (retires {students} latest)",
@@ -261,12 +267,8 @@ class FloorTiming:
 
 
 def floor_table() -> sa.Table:
-    """The predictions' written columns and types, without key, index, CHECK or default."""
-    columns = [
-        sa.Column(name, s.predictions.c[name].type, nullable=True, autoincrement=False)
-        for name in FLOOR_COLUMNS
-    ]
-    return sa.Table(FLOOR_TABLE, sa.MetaData(), *columns, **MYSQL_TABLE_OPTIONS)
+    """An empty twin of `predictions`: its keys, constraints and indexes, nothing in it."""
+    return indexed_copy(s.predictions, FLOOR_TABLE)
 
 
 def measure_floor(
@@ -768,7 +770,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks.predict",
         description=(
             "Time predict_course on one course against the floor (predict_proba + one bulk "
-            f"INSERT into an unindexed table) in the same run; the goal is ≤ {GOAL_RATIO:.1f}×."
+            "INSERT into an indexed twin of predictions) in the same run; the goal is "
+            f"≤ {GOAL_RATIO:.1f}×."
         ),
     )
     parser.add_argument(

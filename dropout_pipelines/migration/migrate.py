@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.migration.legacy_table import LegacyTable
 from dropout_pipelines.migration.profile import SourceProfile, profile_source
-from dropout_pipelines.migration.selects import LegacySelects
+from dropout_pipelines.migration.selects import LegacySelects, drop_newest_ids
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import insert_rows_skip_existing, insert_select_skip_existing
 from dropout_pipelines.warehouse.course_keys import parse_course_key
@@ -165,7 +165,8 @@ def migrate_legacy(
         written = {"courses": _write_courses(connection, semesters, now)}
         log(f"courses: {written['courses']} new of {len(semesters)}")
 
-        columns, select = selects.student_features()
+        newest = selects.with_newest_ids(connection)
+        columns, select = newest.student_features()
         written["student_features"] = insert_select_skip_existing(
             connection, s.student_features, columns, select
         )
@@ -174,10 +175,11 @@ def migrate_legacy(
             f"({profile.duplicate_rows} older duplicates folded)"
         )
 
-        columns, select = selects.enrollments()
+        columns, select = newest.enrollments()
         written["enrollments"] = insert_select_skip_existing(
             connection, s.enrollments, columns, select
         )
+        drop_newest_ids(connection)
         log(f"enrollments: {written['enrollments']} rows")
 
         written["predictions"] = 0

@@ -12,7 +12,7 @@ in one place:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -26,6 +26,7 @@ from dropout_pipelines.warehouse.schema import (
 )
 
 UNKNOWN_SEMESTER = "unknown"
+NEWEST_IDS_TABLE = "tmp_legacy_newest_ids"
 
 BOOLEAN_FEATURES: tuple[str, ...] = ("mooc_is_passed",)
 # Feature columns copied as they are from raw_data into student_features (same name).
@@ -82,6 +83,9 @@ class LegacySelects:
     migrated_at: datetime
     model_name: str
     model_version: str
+    # The ids of the newest row per key, materialised once (`with_newest_ids`); None = rank
+    # in each query.
+    newest_ids: sa.Table | None = None
 
     # -- ranking ------------------------------------------------------------------------
     def _newest_first(self) -> list[sa.ColumnElement]:
@@ -116,7 +120,43 @@ class LegacySelects:
         return sa.func.coalesce(own, by_course, UNKNOWN_SEMESTER)
 
     def newest_per_key(self) -> sa.Subquery:
-        return self._ranked("key_rank")
+        """The newest raw row of each (user, course), with `key_rank` = 1 on every row kept."""
+        if self.newest_ids is None:
+            return self._ranked("key_rank")
+        raw = self.legacy.table
+        return (
+            sa.select(*raw.c, sa.literal(1).label("key_rank"))
+            .join(self.newest_ids, self.newest_ids.c.id == raw.c.id)
+            .subquery("key_rank")
+        )
+
+    def with_newest_ids(self, connection: sa.Connection) -> LegacySelects:
+        """These selects reading the newest row per key from a narrow temporary table.
+
+        student_features and enrollments both take the newest row of each key. Ranked in
+        each query, the database sorts the full-width legacy rows twice; ranked once over
+        (id, key, order columns) into a table of ids, both queries join it by primary key.
+        Only when `id` is the legacy table's primary key (unique); else unchanged. The
+        table lives as long as the connection (the migration's transaction)."""
+        raw = self.legacy.table
+        if "id" not in raw.c or not raw.c.id.primary_key:
+            return self
+        order = [name for name in ("updated_at", "created_at") if name in raw.c]
+        ranked = self._ranked("key_rank", columns=("id", "user_id", "course_id", *order))
+        newest = sa.Table(
+            NEWEST_IDS_TABLE,
+            sa.MetaData(),
+            sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+            prefixes=["TEMPORARY"],
+        )
+        drop_newest_ids(connection)  # a pooled connection may hold an earlier run's
+        newest.create(connection)
+        connection.execute(
+            sa.insert(newest).from_select(
+                ["id"], sa.select(ranked.c.id).where(ranked.c.key_rank == 1)
+            )
+        )
+        return replace(self, newest_ids=newest)
 
     def scored_rows(self) -> sa.Subquery:
         """Scored rows, ranked; only the columns a prediction row is made of."""
@@ -229,3 +269,12 @@ class LegacySelects:
             "created_at": self._first_of(labelled, "updated_at", "created_at"),
         }
         return list(values), sa.select(*values.values()).where(labelled.c.label_rank == 1)
+
+
+def drop_newest_ids(connection: sa.Connection) -> None:
+    """Drop the temporary table of `with_newest_ids` (it would outlive the transaction on
+    a pooled connection); no implicit commit on MySQL/MariaDB (TEMPORARY)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{NEWEST_IDS_TABLE}")
+    else:
+        connection.exec_driver_sql(f"DROP TEMPORARY TABLE IF EXISTS {NEWEST_IDS_TABLE}")

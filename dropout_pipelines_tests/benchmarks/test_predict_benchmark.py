@@ -70,8 +70,8 @@ def test_goal_verdicts_agree_with_the_printed_ratios(printed: str) -> None:
         float(row["seconds"])  # a number, whatever its value
         ratio = float(row["×floor"].rstrip("×"))
         if step.startswith("predictions step"):
-            assert row["goal"] == "≤ 2.0×"
-            assert row["met"] == ("met" if ratio <= 2.0 else "not met")
+            assert row["goal"] == "≤ 1.5×"
+            assert row["met"] == ("met" if ratio <= 1.5 else "not met")
         else:
             assert row["goal"] == row["met"] == "-"
 
