@@ -9,10 +9,11 @@ is written, so a malformed page fails the course with the warehouse untouched.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -42,6 +43,11 @@ SOURCE_FETCHES: dict[str, Callable[[OpenEdxClient, str], object]] = {
     "grading": OpenEdxClient.grading,
     "outline": lambda client, course_id: _optional(client.course_outline, course_id),
 }
+
+
+# The LRS span of a first ingestion (or a long gap) is read as this many windows at once.
+LRS_WINDOWS = 4
+MIN_WINDOWED_SPAN = timedelta(days=2)
 
 
 @contextmanager
@@ -84,7 +90,13 @@ def fetch_course(
         }
         accounts_client = stack.enter_context(openedx_factory()) if concurrent else openedx
         digest = StatementDigest(cursor=cursor)
-        workers = len(clients) + 2 if concurrent else 1
+        windows = (
+            lrs_windows(cursor.since(), naive_datetime(info["start"]), now)
+            if concurrent
+            else [(cursor.since(), None)]
+        )
+        window_clients = [lrs, *(stack.enter_context(lrs_factory()) for _ in windows[1:])]
+        workers = len(clients) + len(window_clients) + 1 if concurrent else 1
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
                 name: pool.submit(fetch, clients[name], course_id)
@@ -92,8 +104,13 @@ def fetch_course(
             }
             # After the end, the final pass decision comes from Open edX itself.
             decisions_future = pool.submit(_final_decisions, openedx, course_id) if ended else None
-            # The LRS is digested page by page (one page of statements in memory at a time).
-            statements_future = pool.submit(_digest_lrs, lrs, course_id, digest)
+            # The LRS is digested page by page (one page of statements in memory at a time
+            # per window), its time span cut into windows read at once by their own clients.
+            lock = threading.Lock()
+            statement_futures = [
+                pool.submit(_digest_lrs, client, course_id, digest, lock, since, until)
+                for client, (since, until) in zip(window_clients, windows, strict=True)
+            ]
             # Accounts need the enrolled usernames: start them as soon as the roster is in,
             # while the (longest) LRS history is still paging.
             enrollments = futures["enrollments"].result()
@@ -102,10 +119,12 @@ def fetch_course(
             )
             results = {name: future.result() for name, future in futures.items()}
             accounts = accounts_future.result()
-            statements_future.result()
+            for future in statement_futures:
+                future.result()
             decisions = decisions_future.result() if decisions_future is not None else None
         ids = user_id_map(enrollments, accounts, results["gradebook"])
         stats = {"course": openedx.stats, "lrs": lrs.stats}
+        stats |= {f"lrs_window_{n}": c.stats for n, c in enumerate(window_clients[1:], start=2)}
         if concurrent:
             stats |= {name: client.stats for name, client in clients.items()}
             stats["accounts"] = accounts_client.stats
@@ -141,9 +160,45 @@ def fetch_course(
     )
 
 
-def _digest_lrs(lrs: LrsClient, course_id: str, digest: StatementDigest) -> None:
-    for page in lrs.statement_pages(course_id, since=digest.cursor.since()):
-        digest.add(page)
+def lrs_windows(
+    since: datetime | None, start: datetime | None, now: datetime
+) -> list[tuple[datetime | None, datetime | None]]:
+    """The LRS time span to read, cut into `LRS_WINDOWS` (since, until] windows read at
+    once: from the cursor (or, on a first ingestion, from the beginning: the first window
+    is open below, so statements stored before the course start are read too) to now (the
+    last window is open above: statements stored while the fetch runs are read too).
+
+    Boundaries fall on whole seconds, so the LRS's millisecond timestamps neither drop nor
+    repeat a statement between two windows; a span shorter than `MIN_WINDOWED_SPAN` (a daily
+    refresh: a few pages) is one window."""
+    lower = since if since is not None else start
+    now = _naive_utc(now)
+    lower = _naive_utc(lower) if lower is not None else None
+    if lower is None or now - lower < MIN_WINDOWED_SPAN:
+        return [(since, None)]
+    step = (now - lower) / LRS_WINDOWS
+    bounds = [(lower + step * n).replace(microsecond=0) for n in range(1, LRS_WINDOWS)]
+    edges = [since, *bounds, None]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
+def _digest_lrs(
+    lrs: LrsClient,
+    course_id: str,
+    digest: StatementDigest,
+    lock: threading.Lock,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """One window's pages, parsed in this thread and folded into the shared digest one at
+    a time (its aggregates do not depend on the order pages arrive in)."""
+    for page in lrs.statement_pages(course_id, since=since, until=until):
+        with lock:
+            digest.add(page)
 
 
 def _optional(fetch: Callable, course_id: str):

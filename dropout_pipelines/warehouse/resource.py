@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import sqlalchemy as sa
-from dagster import ConfigurableResource, InitResourceContext
-from pydantic import Field, field_validator
+from dagster import ConfigurableResource
+from pydantic import Field, PrivateAttr, field_validator
 
 from dropout_pipelines.settings import SEMESTER_PATTERN_ENV, SEMESTER_TERMS_ENV, db_url_from_env
 from dropout_pipelines.warehouse.create import create_schema
@@ -37,6 +37,7 @@ class WarehouseResource(ConfigurableResource):
             "for the legacy migration job, whose own step creates it (a dry run writes nothing)."
         ),
     )
+    _schema_ensured: bool = PrivateAttr(default=False)
     semester_pattern: str | None = Field(
         default=None,
         description=(
@@ -69,15 +70,18 @@ class WarehouseResource(ConfigurableResource):
             raise RuntimeError(f"environment variable {self.db_url_env} (db_url_env) is not set")
         return url
 
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        """Create or upgrade the schema once, before any step or sensor uses the warehouse,
-        so the code below never asks whether a table exists (idempotent, and serialised
-        across processes by `create_schema`)."""
-        if self.ensure_schema:
-            create_schema(self.get_engine())
-
     def get_engine(self) -> sa.Engine:
-        return get_engine(self.resolved_url())
+        """The engine; the first call of this resource (one per step or sensor tick) also
+        creates or upgrades the schema, so the code below never asks whether a table exists
+        (idempotent, serialised across processes by `create_schema`).
+
+        On first use rather than in `setup_for_execution`: the run-failure sensor takes
+        this resource only to name the warehouse, and must still log when it is down."""
+        engine = get_engine(self.resolved_url())
+        if self.ensure_schema and not self._schema_ensured:
+            create_schema(engine)
+            self._schema_ensured = True
+        return engine
 
     def semester_rule(self) -> SemesterRule:
         """Which semester a course belongs to: this resource's fields, else the env vars."""

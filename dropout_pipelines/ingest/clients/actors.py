@@ -36,7 +36,7 @@ class ActorResolver:
 
     def resolve(self, actor: Any) -> str | None:
         """The user key of one actor; None (and remembered in `unmapped`) when unknown."""
-        if not isinstance(actor, Mapping):
+        if not isinstance(actor, dict):  # decoded JSON: a dict (faster than the ABC)
             return None
         if self.actor_id == "email":
             key = _mailbox(actor)
@@ -52,7 +52,7 @@ class ActorResolver:
 
 def _account_name(actor: Mapping[str, Any]) -> str | None:
     account = actor.get("account")
-    name = account.get("name") if isinstance(account, Mapping) else None
+    name = account.get("name") if isinstance(account, dict) else None
     return name if isinstance(name, str) and name else None
 
 
