@@ -9,7 +9,7 @@ table's growth inside the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -88,7 +88,7 @@ def upsert_rows(
             {column: base.inserted[column] for column in update_columns}
         )
     for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
-        connection.execute(statement, list(rows[start : start + UPSERT_CHUNK_ROWS]))
+        execute_rows(connection, statement, rows[start : start + UPSERT_CHUNK_ROWS])
     return len(rows)
 
 
@@ -113,19 +113,53 @@ def insert_frame_params(
     result with `connection.exec_driver_sql(sql, params[i:j])`.
     """
     constants = dict(constants or {})
-    compiled = sa.insert(table).compile(dialect=dialect, column_keys=[*frame.columns, *constants])
+
+    def column(key: str) -> list[Any]:
+        if key in constants:
+            return [constants[key]] * len(frame)
+        return _column_values(frame[key])
+
+    return _statement_params(
+        dialect, sa.insert(table), [*frame.columns, *constants], column, len(frame)
+    )
+
+
+def execute_rows(connection: sa.Connection, statement: sa.Insert, rows: Sequence[dict]) -> None:
+    """`connection.execute(statement, rows)` (one executemany of an INSERT, upserts
+    included) with the parameters built a column at a time, as `insert_frame_params` does:
+    the rows of a chunk share their keys (they come from one frame)."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    sql, params = _statement_params(
+        connection.dialect,
+        statement,
+        keys,
+        lambda key: [row[key] for row in rows],
+        len(rows),
+    )
+    connection.exec_driver_sql(sql, params)
+
+
+def _statement_params(
+    dialect: sa.Dialect,
+    statement: sa.Insert,
+    keys: Sequence[str],
+    column: Callable[[str], list[Any]],
+    count: int,
+) -> tuple[str, list[tuple] | list[dict]]:
+    """`statement` compiled for `keys`, and its parameters: `column(key)` gives a key's
+    values, converted by the bind processor of its column type once per column."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
     names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    given = set(keys)
     columns = []
     for name in names:
         bind = compiled.binds[name]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if bind.key in constants:
-            value = constants[bind.key]
-            if process is not None and value is not None:
-                value = process(value)
-            columns.append([value] * len(frame))
-            continue
-        values = _column_values(frame[bind.key])
+        # A value bound in the statement itself (not one of the rows' keys) is the same
+        # for every row.
+        values = column(bind.key) if bind.key in given else [bind.effective_value] * count
         if process is not None:
             values = [None if value is None else process(value) for value in values]
         columns.append(values)
@@ -162,7 +196,7 @@ def insert_new_rows(
     else:
         statement = mysql.insert(table).on_duplicate_key_update({key: table.c[key]})
     for start in range(0, len(new), UPSERT_CHUNK_ROWS):
-        connection.execute(statement, new[start : start + UPSERT_CHUNK_ROWS])
+        execute_rows(connection, statement, new[start : start + UPSERT_CHUNK_ROWS])
     return len(new)
 
 
@@ -203,5 +237,5 @@ def upsert_accumulate(
     else:
         statement = base.on_duplicate_key_update(updates)
     for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
-        connection.execute(statement, list(rows[start : start + UPSERT_CHUNK_ROWS]))
+        execute_rows(connection, statement, rows[start : start + UPSERT_CHUNK_ROWS])
     return len(rows)
