@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import requests
 import sqlalchemy as sa
 
 from benchmarks.report import timed
@@ -109,3 +113,55 @@ def log_tail(log: IO[bytes], chars: int = 3000) -> str:
     """The end of a child process's captured output, for an error message."""
     log.seek(0)
     return log.read().decode("utf-8", "replace")[-chars:]
+
+
+@dataclass(frozen=True)
+class SimulatorProcess:
+    """The Open edX + LRS simulator serving in a process of its own (so its work does not
+    compete with the measured process for the GIL), and its `/simulator/info` at start."""
+
+    base_url: str
+    pid: int
+    info: dict[str, Any]
+
+
+@contextmanager
+def simulator_process(
+    arguments: Sequence[str], progress: Callable[[str], None], label: str, timeout_s: float
+) -> Iterator[SimulatorProcess]:
+    """`python -m dropout_pipelines.simulator <arguments>` on a free loopback port, once it
+    answers (generating a large world takes a while); stopped afterwards. Fails with the
+    simulator's own output if it exits or stays silent for `timeout_s`."""
+    port = free_port()
+    command = [sys.executable, "-m", "dropout_pipelines.simulator", "--port", str(port)]
+    base_url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([*command, *arguments], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            with timed(progress, f"starting the simulator ({label})"):
+                info = _simulator_info(base_url, process, log, timeout_s)
+            yield SimulatorProcess(base_url, process.pid, info)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _simulator_info(
+    base_url: str, process: subprocess.Popen, log: IO[bytes], timeout_s: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the simulator exited with {process.returncode}:\n{log_tail(log)}")
+        try:
+            response = requests.get(f"{base_url}/simulator/info", timeout=30)
+            if response.ok:
+                return response.json()
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the simulator did not answer within {timeout_s:.0f} s:\n{log_tail(log)}")

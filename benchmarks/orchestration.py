@@ -57,13 +57,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import requests
 
-from benchmarks.harness import free_port, log_tail
+from benchmarks.harness import log_tail
+from benchmarks.harness import simulator_process as harness_simulator
 from benchmarks.report import (
     machine_note,
     markdown_table,
@@ -191,43 +191,15 @@ class Simulator:
 def simulator_process(courses: int, students: int) -> Iterator[Simulator]:
     """`python -m dropout_pipelines.simulator` with `courses` running courses (and as many
     ended ones, which the tick leaves alone) on a free loopback port, stopped afterwards."""
-    port = free_port()
     today = datetime.now(UTC).date().isoformat()  # the product's clock is the real one
-    command = [sys.executable, "-m", "dropout_pipelines.simulator", "--port", str(port)]
-    command += ["--seed", str(SEED), "--today", today, "--courses", str(courses)]
-    command += ["--students", str(students)]
-    base_url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            with _timed(f"starting the simulator ({courses:,} courses × {students} students)"):
-                info = _wait_for_simulator(base_url, process, log)
-            running = tuple(c["course_id"] for c in info["courses"] if c["phase"] == "running")
-            if len(running) != courses:
-                raise RuntimeError(f"expected {courses} running courses, got {len(running)}")
-            yield Simulator(base_url, running, process.pid)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_for_simulator(base_url: str, process: subprocess.Popen, log: IO[bytes]) -> dict:
-    deadline = time.monotonic() + SIMULATOR_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the simulator exited with {process.returncode}:\n{log_tail(log)}")
-        try:
-            response = requests.get(f"{base_url}/simulator/info", timeout=30)
-            if response.ok:
-                return response.json()
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the simulator did not answer in time:\n{log_tail(log)}")
+    arguments = ["--seed", str(SEED), "--today", today, "--courses", str(courses)]
+    arguments += ["--students", str(students)]
+    label = f"{courses:,} courses × {students} students"
+    with harness_simulator(arguments, _progress, label, SIMULATOR_START_TIMEOUT_S) as process:
+        running = tuple(c["course_id"] for c in process.info["courses"] if c["phase"] == "running")
+        if len(running) != courses:
+            raise RuntimeError(f"expected {courses} running courses, got {len(running)}")
+        yield Simulator(process.base_url, running, process.pid)
 
 
 # --------------------------------------------------------------------------------------------

@@ -92,12 +92,15 @@ def test_the_floor_sends_the_ingestions_requests(printed: str) -> None:
     counts = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
     for endpoint in ("enrollments", "gradebook", "LRS statements", "accounts batches"):
         row = counts[endpoint]
-        assert _number(row["floor req"]) == _number(row["seq req"]) == _number(row["conc req"])
+        assert _number(row["floor req"]) == _number(row["seq req"])
         assert _number(row["floor req"]) >= 1
+        if endpoint != "LRS statements":  # read as time windows by the concurrent mode
+            assert _number(row["conc req"]) == _number(row["floor req"])
+    assert _number(counts["LRS statements"]["conc req"]) >= 1
     assert _number(counts["total"]["floor req"]) == _number(counts["total"]["seq req"])
     identical = next(line for line in printed.splitlines() if "GET URLs identical" in line)
     assert "in the same order: yes" in identical, identical
-    assert "same multiset as the concurrent ingestion's: yes" in identical, identical
+    assert "same multiset as the concurrent ingestion's outside the LRS: yes" in identical
     # The second ingestion refetches the Open edX sources whole and pages the LRS less.
     for endpoint in ("enrollments", "gradebook", "accounts batches"):
         assert _number(counts[endpoint]["seq 2nd req"]) >= 1
