@@ -1034,7 +1034,8 @@ def notes(run: Run) -> list[str]:
         f"requests vs the floor's {lrs_requests[0]:,}.",
         f"- Token requests (no simulated latency): floor {tokens[0]}, sequential {tokens[1]}, "
         f"concurrent {tokens[2]} (one per client: the concurrent mode makes one Open edX "
-        "client per thread). Outside the LRS windows they are the only difference in request counts.",
+        "client per thread). Outside the LRS windows they are the only difference in request "
+        "counts.",
         "- Ratios are (fetch + write) / floor; each mode writes the same bundle into a fresh "
         "warehouse whose schema was created beforehand (not timed). 'answers at' is when an "
         "endpoint's first and last answers arrived, seconds after the fetch started.",
