@@ -72,11 +72,10 @@ from benchmarks.harness import process_cpu_s
 from benchmarks.harness import simulator_process as harness_simulator
 from benchmarks.report import (
     backend_list,
-    markdown_table,
     non_negative,
-    plain_table,
     positive,
     progress_printer,
+    render_sections,
     timed,
 )
 from dropout_pipelines.ingest.clients.http import FetchStats
@@ -1111,16 +1110,7 @@ def render_report(run: Run) -> str:
         ("Rounds", *round_rows(run)),
         ("Data", *data_rows(run)),
     ]
-    out = []
-    for title, header, rows in sections:
-        out += [title, plain_table(header, rows), ""]
-    out += ["Notes", *notes(run), ""]
-    out.append("Markdown:")
-    out.append("")
-    for title, header, rows in sections:
-        out += [f"**{title}**", "", markdown_table(header, rows), ""]
-    out += [*notes(run), ""]
-    return "\n".join(out).rstrip() + "\n"
+    return render_sections(sections, notes(run))
 
 
 # --------------------------------------------------------------------------------------------

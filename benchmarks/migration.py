@@ -53,10 +53,9 @@ from benchmarks.harness import (
 from benchmarks.report import (
     backend_list,
     machine_note,
-    markdown_table,
-    plain_table,
     positive,
     progress_printer,
+    render_sections,
     timed,
 )
 from dropout_pipelines.migration.legacy_table import reflect_legacy_table
@@ -427,14 +426,7 @@ def render_report(results: Sequence[BackendResult], note: str = "") -> str:
         ("Per-statement time of migrate_legacy (from its log timestamps)", *step_rows(results)),
         ("Rows written by the migration", *written_rows(results)),
     ]
-    out = [note, ""] if note else []
-    for title, header, rows in sections:
-        out += [title, plain_table(header, rows), ""]
-    out.append("Markdown:")
-    out.append("")
-    for title, header, rows in sections:
-        out += [f"**{title}**", "", markdown_table(header, rows), ""]
-    return "\n".join(out).rstrip() + "\n"
+    return render_sections(sections, note=note)
 
 
 # --------------------------------------------------------------------------------------------

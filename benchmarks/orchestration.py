@@ -66,10 +66,9 @@ from benchmarks.harness import log_tail
 from benchmarks.harness import simulator_process as harness_simulator
 from benchmarks.report import (
     machine_note,
-    markdown_table,
-    plain_table,
     positive,
     progress_printer,
+    render_sections,
     timed,
 )
 from dropout_pipelines.ingest.refresh import ingest_course
@@ -916,19 +915,15 @@ def _state_note(args: argparse.Namespace) -> str:
 def render_report(measurements: Sequence[Measurement], args: argparse.Namespace, note: str) -> str:
     tick = "First-refresh tick" if args.first_refresh else "Daily tick"
     sections = [
-        (f"{tick} through the daemon vs the floor", list(TABLE_COLUMNS), summary_rows),
-        ("Launch details", list(DETAIL_COLUMNS), detail_rows),
-        ("Courses: first refresh and floor (plain loops)", list(COURSE_COLUMNS), course_rows),
+        (f"{tick} through the daemon vs the floor", TABLE_COLUMNS, summary_rows(measurements)),
+        ("Launch details", DETAIL_COLUMNS, detail_rows(measurements)),
+        (
+            "Courses: first refresh and floor (plain loops)",
+            COURSE_COLUMNS,
+            course_rows(measurements),
+        ),
     ]
-    tail = [*goal_lines(measurements), *notes(args), f"- {note}"]
-    out = []
-    for title, header, rows in sections:
-        out += [title, plain_table(header, rows(measurements)), ""]
-    out += ["Notes", *tail, "", "Markdown:", ""]
-    for title, header, rows in sections:
-        out += [f"**{title}**", "", markdown_table(header, rows(measurements)), ""]
-    out += tail
-    return "\n".join(out).rstrip() + "\n"
+    return render_sections(sections, [*goal_lines(measurements), *notes(args), f"- {note}"])
 
 
 # --------------------------------------------------------------------------------------------

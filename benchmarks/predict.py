@@ -59,10 +59,9 @@ from benchmarks.harness import (
 from benchmarks.report import (
     backend_list,
     machine_note,
-    markdown_table,
-    plain_table,
     positive,
     progress_printer,
+    render_sections,
     timed,
 )
 from dropout_pipelines.predict import service
@@ -749,16 +748,7 @@ def render_report(results: Sequence[BackendResult], note: str = "") -> str:
         ("Time inside cursor.execute per statement", *statement_rows(results)),
         ("Floor measurements", *floor_rows(results)),
     ]
-    out = [note, ""] if note else []
-    for title, header, rows in sections:
-        out += [title, plain_table(header, rows), ""]
-    out += ["Notes", *notes(results), ""]
-    out.append("Markdown:")
-    out.append("")
-    for title, header, rows in sections:
-        out += [f"**{title}**", "", markdown_table(header, rows), ""]
-    out += [*notes(results), ""]
-    return "\n".join(out).rstrip() + "\n"
+    return render_sections(sections, notes(results), note)
 
 
 # --------------------------------------------------------------------------------------------

@@ -88,6 +88,25 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+Section = tuple[str, Sequence[str], Sequence[Sequence[str]]]
+"""A report section: its title, header and rows."""
+
+
+def render_sections(sections: Sequence[Section], notes: Sequence[str] = (), note: str = "") -> str:
+    """The report: `note` first, every section as an aligned table, the notes; then the same
+    sections as Markdown (for a PR or the README) followed by the notes again."""
+    out = [note, ""] if note else []
+    for title, header, rows in sections:
+        out += [title, plain_table(header, rows), ""]
+    if notes:
+        out += ["Notes", *notes, ""]
+    out += ["Markdown:", ""]
+    for title, header, rows in sections:
+        out += [f"**{title}**", "", markdown_table(header, rows), ""]
+    out += [*notes, ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
 def machine_note(load_before: float, load_after: float) -> str:
     """CPUs and load: a ratio measured while other work competes for the CPUs is noisier."""
     return (
