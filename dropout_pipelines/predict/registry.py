@@ -1,6 +1,6 @@
 """The model registry's Python API: register, promote, retire models; map courses to them.
 
-Shared by the CLI (`python -m dropout_pipelines.registry`), the Dagster registry jobs and
+Shared by the CLI (`dropout-registry`), the Dagster registry jobs and
 the training assets, so every path applies the same checks. Each function validates
 everything first and makes its change in ONE transaction: bad input raises `RegistryError`
 with a message that says what to do, and leaves both tables exactly as they were. The

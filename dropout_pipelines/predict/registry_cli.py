@@ -1,4 +1,4 @@
-"""`python -m dropout_pipelines.registry …`: the model registry from a shell.
+"""`dropout-registry …` (a `[project.scripts]` entry point): the model registry from a shell.
 
     list [--models | --mappings]      the registered models and the course mappings
     register NAME VERSION [...]       add a model version (files checked first)
@@ -81,7 +81,7 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m dropout_pipelines.registry",
+        prog="dropout-registry",
         description="Model registry: register models, choose the default, map courses. "
         "Database from DROPOUT_DB_URL, model files from DROPOUT_MODELS_DIR.",
     )

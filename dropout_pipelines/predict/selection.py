@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from dropout_pipelines.warehouse import schema as s
 
-CLI = "python -m dropout_pipelines.registry"
+CLI = "dropout-registry"
 
 
 class NoModelError(LookupError):

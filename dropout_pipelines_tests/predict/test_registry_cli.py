@@ -1,5 +1,5 @@
-"""`python -m dropout_pipelines.registry` as an operator runs it: a subprocess with
-DROPOUT_DB_URL and DROPOUT_MODELS_DIR in its environment."""
+"""`dropout-registry` as an operator runs it: the installed console script, a subprocess
+with DROPOUT_DB_URL and DROPOUT_MODELS_DIR in its environment."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -18,6 +19,10 @@ from dropout_pipelines.warehouse.engine import get_engine
 COURSE = "course-v1:DHQG-HCM+FM101+2025_S2"
 
 
+# `make install` puts the `[project.scripts]` entry point next to the virtualenv's python.
+CLI_SCRIPT = Path(sys.executable).parent / "dropout-registry"
+
+
 def run_cli(db_url: str, models_dir, *args: str) -> subprocess.CompletedProcess:
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -25,8 +30,9 @@ def run_cli(db_url: str, models_dir, *args: str) -> subprocess.CompletedProcess:
         "DROPOUT_DB_URL": db_url,
         "DROPOUT_MODELS_DIR": str(models_dir),
     }
+    assert CLI_SCRIPT.exists(), f"{CLI_SCRIPT} is not installed: run make install"
     return subprocess.run(
-        [sys.executable, "-m", "dropout_pipelines.registry", *args],
+        [str(CLI_SCRIPT), *args],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -135,7 +141,7 @@ def test_every_command_and_its_refusals(
     assert default_models(get_engine(sqlite_url)) == []
     code, _, err = call_main(monkeypatch, capsys, sqlite_url, root, "resolve", "course-v1:X+Y+Z")
     assert code == 2 and "error: no model for course course-v1:X+Y+Z" in err
-    assert "python -m dropout_pipelines.registry map course-v1:X+Y+Z NAME" in err
+    assert "dropout-registry map course-v1:X+Y+Z NAME" in err
     ok("activate", "fm101", "2")
     ok("set-default", "fm101", "2")
 

@@ -92,8 +92,8 @@ def test_no_model_names_the_course_and_the_fix(mapping, why):
         choose_model(COURSE, mapping, [_row("other", "1")])
     message = str(error.value)
     assert f"no model for course {COURSE}" in message and why in message
-    assert "python -m dropout_pipelines.registry set-default NAME VERSION" in message
-    assert f"python -m dropout_pipelines.registry map {COURSE} NAME" in message
+    assert "dropout-registry set-default NAME VERSION" in message
+    assert f"dropout-registry map {COURSE} NAME" in message
 
 
 def test_resolve_reads_the_registry(warehouse, stored_model, model_store):
