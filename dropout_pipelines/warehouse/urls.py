@@ -12,8 +12,3 @@ def mask_url(url: str | sa.URL) -> str:
     except Exception:  # noqa: BLE001 - an unparsable URL is still never echoed whole
         return "<unparsable database URL>"
     return parsed.render_as_string(hide_password=True)
-
-
-def describe_database(engine: sa.Engine) -> str:
-    """A short human name for the database an engine points at (masked)."""
-    return mask_url(engine.url)
