@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from dropout_pipelines.clock import utc_now
-from dropout_pipelines.warehouse.urls import mask_url
+from dropout_pipelines.warehouse.urls import mask_url, url_passwords
 
 
 class BackupError(RuntimeError):
@@ -74,7 +74,8 @@ def _backup_mysql_dump(
         str(url.database),
         table_name,
     ]
-    environment = os.environ | {"MYSQL_PWD": url.password or ""}
+    passwords = url_passwords(url)  # the userinfo's, else a ?password= one
+    environment = os.environ | {"MYSQL_PWD": passwords[0] if passwords else ""}
     with target.open("wb") as output:
         completed = subprocess.run(
             command, stdout=output, stderr=subprocess.PIPE, env=environment, check=False
@@ -82,8 +83,8 @@ def _backup_mysql_dump(
     if completed.returncode != 0:
         target.unlink(missing_ok=True)
         detail = completed.stderr.decode(errors="replace").strip()
-        if url.password:
-            detail = detail.replace(url.password, "***")
+        for password in passwords:
+            detail = detail.replace(password, "***")
         raise BackupError(
             f"{Path(tool).name} of {table_name} from {mask_url(url)} failed: {detail}"
         )

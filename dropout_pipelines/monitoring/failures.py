@@ -9,10 +9,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
-import sqlalchemy as sa
 from dagster._utils.error import SerializableErrorInfo
 
-from dropout_pipelines.warehouse.urls import mask_url
+from dropout_pipelines.warehouse.urls import mask_url, url_passwords
 
 # Dagster's wrappers around the user's exception: the cause says what went wrong.
 DAGSTER_WRAPPERS = frozenset(
@@ -45,7 +44,10 @@ SECRET_ENV_NAMES = (
     "DAGSTER_MYSQL_PASSWORD",
 )
 URL_ENV_NAMES = ("DROPOUT_DB_URL",)
-URL_WITH_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>@/]*@[^\s'\"<>]+")
+URL_WITH_CREDENTIALS = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*://(?:[^\s'\"<>@/]*@[^\s'\"<>]+"
+    r"|[^\s'\"<>]*[?&](?:password|passwd)=[^\s'\"<>]*)"
+)
 MAX_ERROR_CHARS = 300
 LISTED_COURSES = 5
 
@@ -69,12 +71,8 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     environ = os.environ if environ is None else environ
     values = [environ[name] for name in SECRET_ENV_NAMES if environ.get(name)]
     for name in URL_ENV_NAMES:
-        try:
-            password = sa.make_url(environ[name]).password if environ.get(name) else None
-        except Exception:  # noqa: BLE001 - an unparsable URL has no password to find
-            password = None
-        if password:
-            values.append(password)
+        if environ.get(name):
+            values.extend(url_passwords(environ[name]))
     return values
 
 

@@ -38,7 +38,7 @@ FEATURES_FILE = "features.csv"
 METADATA_FILE = "metadata.json"
 FEATURES_HEADER = "feature"
 # Names and versions become folder names and registry keys: keep them portable and short.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 MAX_NAME_LENGTH = 128
 MAX_VERSION_LENGTH = 64
 

@@ -42,7 +42,7 @@ from dropout_pipelines.settings import db_url_from_env, models_dir_from_env
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import get_engine
-from dropout_pipelines.warehouse.urls import mask_url
+from dropout_pipelines.warehouse.urls import mask_url, url_passwords
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -254,15 +254,10 @@ def run(args: argparse.Namespace, engine: sa.Engine) -> None:
 
 
 def scrub_secret(text: str, url: str) -> str:
-    """`text` with the URL's password (raw and URL-encoded) replaced by `***`."""
-    try:
-        password = sa.make_url(url).password
-    except Exception:  # noqa: BLE001 - an unparsable URL has no password to find
-        return text
-    if not password:
-        return text
-    for form in {password, quote(password, safe=""), quote_plus(password)}:
-        text = text.replace(form, "***")
+    """`text` with the URL's passwords (raw and URL-encoded) replaced by `***`."""
+    for password in url_passwords(url):
+        for form in {password, quote(password, safe=""), quote_plus(password)}:
+            text = text.replace(form, "***")
     return text
 
 

@@ -12,7 +12,7 @@ from dropout_pipelines.settings import SEMESTER_PATTERN_ENV, SEMESTER_TERMS_ENV,
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import get_engine
 from dropout_pipelines.warehouse.semesters import SemesterRule
-from dropout_pipelines.warehouse.urls import mask_url
+from dropout_pipelines.warehouse.urls import has_password, mask_url
 
 
 class WarehouseResource(ConfigurableResource):
@@ -53,9 +53,10 @@ class WarehouseResource(ConfigurableResource):
     @field_validator("db_url")
     @classmethod
     def _no_password_in_config(cls, value: str | None) -> str | None:
-        if value and sa.make_url(value).password:
+        if value and has_password(value):
             raise ValueError(
-                "db_url holds a password, which would be shown in the Dagster UI: put the URL "
+                "db_url holds a password (in its userinfo or a ?password= query), which would "
+                "be shown in the Dagster UI: put the URL "
                 "in an environment variable and name it in db_url_env"
             )
         return value

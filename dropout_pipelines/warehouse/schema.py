@@ -476,6 +476,25 @@ course_model_mapping = sa.Table(
     **MYSQL_TABLE_OPTIONS,
 )
 
+# Instructors' judgement of a flagged student's prediction ("useful" or not): one row per
+# prediction and instructor (a changed mind replaces it), read by the model comparison.
+prediction_feedback = sa.Table(
+    "prediction_feedback",
+    metadata,
+    sa.Column("id", AutoId, primary_key=True, autoincrement=True),
+    sa.Column("prediction_id", sa.BigInteger, nullable=False),
+    sa.Column("user_id", UserId, nullable=False),
+    sa.Column("course_id", CourseId, nullable=False),
+    sa.Column("model_name", ModelName, nullable=False),
+    sa.Column("model_version", ModelVersion, nullable=False),
+    sa.Column("useful", sa.Boolean, nullable=False),
+    sa.Column("given_by", sa.String(64), nullable=False),
+    sa.Column("given_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("prediction_id", "given_by", name="uq_prediction_feedback_judge"),
+    sa.Index("ix_prediction_feedback_course", "course_id", "model_name", "model_version"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
 legacy_migrations = sa.Table(
     "legacy_migrations",
     metadata,

@@ -38,3 +38,40 @@ def test_password_in_resource_config_is_refused(mariadb_url):
     with pytest.raises(Exception, match="db_url_env") as error:
         WarehouseResource(db_url=mariadb_url)
     assert sa.make_url(mariadb_url).password not in str(error.value)
+
+
+def _query_password_url(url: str) -> str:
+    """The same database with the password moved into the query string (`?password=`)."""
+    parsed = sa.make_url(url)
+    moved = sa.URL.create(
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query={**parsed.query, "password": parsed.password},
+    )
+    return moved.render_as_string(hide_password=False)
+
+
+def test_password_in_the_query_string_is_refused_in_config(mariadb_url):
+    url = _query_password_url(mariadb_url)
+    password = sa.make_url(mariadb_url).password
+    with pytest.raises(Exception, match=r"\?password=") as error:
+        WarehouseResource(db_url=url)
+    assert password not in str(error.value)
+
+
+def test_password_in_the_query_string_is_masked_in_logs(monkeypatch, mariadb_url, capfd):
+    url = _query_password_url(mariadb_url)
+    password = sa.make_url(mariadb_url).password
+    moved = sa.make_url(url)
+    assert moved.password is None and moved.query["password"] == password
+    load_legacy(mariadb_url, LegacyDataSpec(rows=40))
+    run = run_migration(monkeypatch, url)
+    assert run.success, run.failure_message()
+    logged = "\n".join(run.logs())
+    assert "password=***" in logged
+    assert password not in logged
+    captured = capfd.readouterr()
+    assert password not in captured.out and password not in captured.err

@@ -92,7 +92,9 @@ def test_a_failed_write_leaves_no_half_model(model_store, trained_model, monkeyp
     assert _files(model_store.root) == ["fm101"]  # no version folder, no temp folder
 
 
-@pytest.mark.parametrize("name", ["", "../escape", "a/b", ".hidden", "x" * 129, "sp ace"])
+@pytest.mark.parametrize(
+    "name", ["", "../escape", "a/b", ".hidden", "x" * 129, "sp ace", "fm101\n", "fm101\n\n"]
+)
 def test_unsafe_names_are_refused(model_store, trained_model, name):
     with pytest.raises(ModelStoreError, match="model name"):
         model_store.save(name, "1", trained_model(), FEATURES, {})

@@ -253,6 +253,22 @@ CREATE TABLE mooc_grades (
 
 CREATE INDEX ix_mooc_grades_course ON mooc_grades (course_id);
 
+CREATE TABLE prediction_feedback (
+	id BIGINT NOT NULL AUTO_INCREMENT,
+	prediction_id BIGINT NOT NULL,
+	user_id BIGINT NOT NULL,
+	course_id VARCHAR(255) NOT NULL,
+	model_name VARCHAR(128) NOT NULL,
+	model_version VARCHAR(64) NOT NULL,
+	useful BOOL NOT NULL,
+	given_by VARCHAR(64) NOT NULL,
+	given_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (id),
+	CONSTRAINT uq_prediction_feedback_judge UNIQUE (prediction_id, given_by)
+)ENGINE=InnoDB CHARSET=utf8mb4;
+
+CREATE INDEX ix_prediction_feedback_course ON prediction_feedback (course_id, model_name, model_version);
+
 CREATE TABLE predictions (
 	id BIGINT NOT NULL AUTO_INCREMENT,
 	user_id BIGINT NOT NULL,
@@ -412,7 +428,7 @@ CREATE UNIQUE INDEX uq_training_data_row ON training_data (user_id, course_id, s
 
 -- The Alembic revision this schema is (upgrades start from it).
 CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
-INSERT INTO alembic_version (version_num) VALUES ('0007_assessments');
+INSERT INTO alembic_version (version_num) VALUES ('0008_prediction_feedback');
 
 DELIMITER ;;
 
