@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pandas as pd
 import sqlalchemy as sa
 
+from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.sql_files import named_query
 
 
@@ -24,7 +24,12 @@ def compare_models(engine: sa.Engine, course_id: str, run_id: str | None = None)
         run_id = (
             run_id
             or connection.execute(
-                named_query("latest_prediction_run"), {"course_id": course_id}
+                named_query("latest_prediction_run"),
+                {
+                    "course_id": course_id,
+                    "legacy_run_id": s.LEGACY_RUN_ID,
+                    "on_demand_run_id": s.ON_DEMAND_RUN_ID,
+                },
             ).scalar()
         )
         if run_id is None:
@@ -42,15 +47,11 @@ def compare_models(engine: sa.Engine, course_id: str, run_id: str | None = None)
     }
 
 
-def risk_timeline(engine: sa.Engine, user_id: int, course_id: str) -> pd.DataFrame:
+def risk_timeline(engine: sa.Engine, user_id: int, course_id: str) -> list[dict]:
     """Every prediction of one student in one course, oldest first."""
     with engine.connect() as connection:
-        rows = (
-            connection.execute(
-                named_query("student_risk_timeline"),
-                {"user_id": int(user_id), "course_id": course_id},
-            )
-            .mappings()
-            .all()
-        )
-    return pd.DataFrame(rows)
+        rows = connection.execute(
+            named_query("student_risk_timeline"),
+            {"user_id": int(user_id), "course_id": course_id},
+        ).mappings()
+        return [dict(row) for row in rows]

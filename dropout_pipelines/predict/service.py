@@ -201,7 +201,7 @@ def predict_student(
     user_id: int,
     course_id: str,
     now: datetime | None = None,
-    run_id: str = "on_demand",
+    run_id: str = s.ON_DEMAND_RUN_ID,
 ) -> dict:
     """The student's latest serving prediction; made (and saved) now when there is none.
 

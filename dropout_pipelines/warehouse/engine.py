@@ -12,6 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from dropout_pipelines.warehouse.text_search import register_sqlite_functions
+
 _ENGINES: dict[str, sa.Engine] = {}
 _LOCK = threading.Lock()
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -28,6 +30,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         # fire training_data's reject-DELETE trigger.
         cursor.execute("PRAGMA recursive_triggers = ON")
         cursor.close()
+        register_sqlite_functions(dbapi_connection)
 
 
 def _with_mysql_defaults(url: sa.URL) -> sa.URL:
@@ -36,17 +39,23 @@ def _with_mysql_defaults(url: sa.URL) -> sa.URL:
     return url
 
 
-def create_warehouse_engine(db_url: str) -> sa.Engine:
-    """A new engine for `db_url` (no caching: tests and benchmarks that need isolation)."""
+def create_warehouse_engine(db_url: str, pool_size: int | None = None) -> sa.Engine:
+    """A new engine for `db_url` (no caching: tests and benchmarks that need isolation).
+
+    `pool_size`: connections kept open, for a server whose threads query at once (the
+    read API); by default SQLAlchemy's 5 (+10 overflow)."""
     url = sa.make_url(db_url)
+    pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 10}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, **pool)
         _configure_sqlite(engine)
         return engine
     if url.get_backend_name() in ("mysql", "mariadb"):
-        return sa.create_engine(_with_mysql_defaults(url), pool_pre_ping=True, pool_recycle=3600)
+        return sa.create_engine(
+            _with_mysql_defaults(url), pool_pre_ping=True, pool_recycle=3600, **pool
+        )
     raise ValueError(
         f"unsupported warehouse backend {url.get_backend_name()!r}: use sqlite:/// or "
         "mysql+pymysql:// (DROPOUT_DB_URL)"

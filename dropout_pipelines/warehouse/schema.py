@@ -40,6 +40,8 @@ SEMESTER_SOURCE = "semester_close"
 TRAINING_SOURCES = (LEGACY_SOURCE, SEMESTER_SOURCE)
 # The run_id of the v1 predictions carried over by the migration.
 LEGACY_RUN_ID = LEGACY_SOURCE
+# The run_id of a prediction made on demand for one student (the read API's detail view).
+ON_DEMAND_RUN_ID = "on_demand"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -107,8 +107,8 @@ def test_predict_course_scores_everyone_and_keeps_history(course):
     assert _count(course, s.predictions.c.course_id == COURSE) == 2 * STUDENTS
     assert set(_latest(course)["run_id"]) == {"run-2"}
     timeline = risk_timeline(course, 1, COURSE)
-    assert timeline["run_id"].tolist() == ["run-1", "run-2"]
-    assert timeline["is_latest"].astype(bool).tolist() == [False, True]
+    assert [point["run_id"] for point in timeline] == ["run-1", "run-2"]
+    assert [bool(point["is_latest"]) for point in timeline] == [False, True]
 
 
 def test_scores_match_the_model_on_the_same_matrix(course, model_store):

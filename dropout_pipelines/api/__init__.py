@@ -1,0 +1,1 @@
+"""The read API and the instructor page (Starlette, served by uvicorn: `make serve`)."""
