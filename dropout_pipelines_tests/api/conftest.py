@@ -60,7 +60,7 @@ class Served:
         return {} if token is None else {"Authorization": f"Bearer {token}"}
 
 
-def fill_warehouse(engine: sa.Engine, stored_model: Callable) -> None:
+def fill_warehouse(engine: sa.Engine, save_model: Callable) -> None:
     write_course(engine, HOSTILE_COURSE, STUDENTS, NOW, seed=1, display_name="Học máy 101")
     write_course(engine, OLD_STYLE_COURSE, 8, NOW, seed=2, first_user_id=500)
     with engine.begin() as connection:
@@ -70,7 +70,7 @@ def fill_warehouse(engine: sa.Engine, stored_model: Callable) -> None:
             ),
             {"name": XSS_NAME, "c": HOSTILE_COURSE},
         )
-    model = stored_model("fm101", "1")
+    model = save_model("fm101", "1")
     register_model(engine, "fm101", "1", model.model_path, make_default=True)
     predicted = list(range(1, STUDENTS + 1 - UNPREDICTED))
     predict_course(engine, HOSTILE_COURSE, "run-week-8", WEEK_AGO, user_ids=predicted)
@@ -78,8 +78,9 @@ def fill_warehouse(engine: sa.Engine, stored_model: Callable) -> None:
 
 
 @pytest.fixture
-def served(warehouse, stored_model) -> Iterator[Served]:
-    fill_warehouse(warehouse, stored_model)
-    settings = ApiSettings(warehouse, TokenBook.of(TOKENS), clock=lambda: NOW)
+def served(request) -> Iterator[Served]:
+    engine = request.getfixturevalue("warehouse")
+    fill_warehouse(engine, request.getfixturevalue("stored_model"))
+    settings = ApiSettings(engine, TokenBook.of(TOKENS), clock=lambda: NOW)
     with serving(create_app(settings)) as base:
-        yield Served(base, warehouse)
+        yield Served(base, engine)
