@@ -78,7 +78,8 @@ def fill_warehouse(engine: sa.Engine, save_model: Callable) -> None:
 
 
 @pytest.fixture
-def served(request) -> Iterator[Served]:
+def served(db_url, request) -> Iterator[Served]:
+    """The API on each backend (`db_url` is parametrised; the warehouse is built on it)."""
     engine = request.getfixturevalue("warehouse")
     fill_warehouse(engine, request.getfixturevalue("stored_model"))
     settings = ApiSettings(engine, TokenBook.of(TOKENS), clock=lambda: NOW)
