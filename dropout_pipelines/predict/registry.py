@@ -11,8 +11,6 @@ between two operators fails one of them instead of breaking the invariant.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,16 +18,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.predict.model_store import (
     FEATURES_FILE,
-    MAX_NAME_LENGTH,
-    MAX_VERSION_LENGTH,
     ModelStore,
     ModelStoreError,
-    check_name,
     load_model_file,
+)
+from dropout_pipelines.predict.registry_requests import (
+    MapCourseRequest,
+    ModelVersionRequest,
+    RegisterModelRequest,
+    Request,
+    describe,
 )
 from dropout_pipelines.predict.selection import CLI, ModelRow, active_rows, newest_version
 from dropout_pipelines.warehouse import schema as s
@@ -89,24 +92,21 @@ def _key(name: str, version: str) -> str:
     return f"model {name} version {version}"
 
 
-def _check_key(model_name: str, model_version: str | None = None) -> None:
+def parse_request(model: type[Request], **values: Any) -> Request:
+    """`values` checked by the request's one declaration; a refusal is a RegistryError."""
     try:
-        check_name(model_name, "model name", MAX_NAME_LENGTH)
-        if model_version is not None:
-            check_name(model_version, "model version", MAX_VERSION_LENGTH)
-    except ModelStoreError as error:
-        raise RegistryError(str(error)) from error
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise RegistryError(describe(error)) from error
 
 
-def _check_text(value: str | None, what: str, max_length: int, required: bool = False) -> None:
-    if value is None:
-        if required:
-            raise RegistryError(f"{what} is required")
-        return
-    if not isinstance(value, str) or not value.strip():
-        raise RegistryError(f"{what} must be a non-empty string, got {value!r}")
-    if len(value) > max_length:
-        raise RegistryError(f"{what} {value!r} is longer than {max_length} characters")
+def _check_key(model_name: str, model_version: str) -> None:
+    parse_request(ModelVersionRequest, model_name=model_name, model_version=model_version)
+
+
+def _check_run_id(run_id: str | None) -> None:
+    if run_id is not None and (not isinstance(run_id, str) or not 0 < len(run_id) <= 64):
+        raise RegistryError(f"run_id must be 1-64 characters, got {run_id!r}")
 
 
 def _registry_row(connection: sa.Connection, name: str, version: str) -> sa.Row | None:
@@ -157,32 +157,6 @@ def _refused_by_database(error: sa.exc.IntegrityError, action: str) -> RegistryE
 
 
 # --- register -------------------------------------------------------------------------
-
-
-def _json_value(value: Any, what: str) -> Any:
-    if value is None:
-        return None
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise RegistryError(f"{what} must be JSON (no NaN/inf): {error}") from error
-    return value
-
-
-def _accuracy(metrics: dict[str, Any] | None) -> float | None:
-    value = (metrics or {}).get("accuracy")
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def _trained_on(trained_on: str | Sequence[str] | None) -> list[str] | None:
-    if trained_on is None:
-        return None
-    values = [trained_on] if isinstance(trained_on, str) else list(trained_on)
-    if not all(isinstance(value, str) and value for value in values):
-        raise RegistryError(f"trained_on must be semester names (strings), got {trained_on!r}")
-    return values
 
 
 def _model_files(
@@ -250,23 +224,21 @@ def register_model(
     model must load with CatBoost and its feature list must equal the model's feature names,
     order included, before anything is written. Paths are stored absolute.
     """
-    _check_key(model_name, model_version)
-    _check_text(model_type, "model_type", 32, required=True)
-    _check_text(domain, "domain", 64)
-    _check_text(run_id, "run_id", 64)
-    if make_default and not active:
-        raise RegistryError(
-            f"{_key(model_name, model_version)} cannot be the default and inactive: the "
-            "default model must be active"
-        )
-    if training_rows is not None and (
-        isinstance(training_rows, bool) or not isinstance(training_rows, int) or training_rows < 0
-    ):
-        raise RegistryError(f"training_rows must be a non-negative integer, got {training_rows!r}")
-    if metrics is not None and not isinstance(metrics, dict):
-        raise RegistryError(f"metrics must be a JSON object (dict), got {type(metrics).__name__}")
-    metrics = _json_value(metrics, "metrics")
-    semesters = _trained_on(trained_on)
+    request = parse_request(
+        RegisterModelRequest,
+        model_name=model_name,
+        model_version=model_version,
+        model_path=None if model_path is None else str(model_path),
+        features_csv_path=None if features_csv_path is None else str(features_csv_path),
+        model_type=model_type,
+        domain=domain,
+        metrics=metrics,
+        trained_on=[trained_on] if isinstance(trained_on, str) else trained_on,
+        training_rows=training_rows,
+        make_default=make_default,
+        active=active,
+    )
+    _check_run_id(run_id)
     model_file, features_file = _model_files(
         model_name, model_version, model_path, features_csv_path, store
     )
@@ -292,9 +264,9 @@ def register_model(
                     features_csv_path=str(features_file),
                     model_type=model_type,
                     domain=domain,
-                    metrics=metrics,
-                    accuracy=_accuracy(metrics),
-                    trained_on=semesters,
+                    metrics=request.metrics,
+                    accuracy=request.accuracy(),
+                    trained_on=request.trained_on,
                     training_rows=training_rows,
                     is_active=active,
                     is_default=make_default,
@@ -478,43 +450,6 @@ def _require_active(
     raise RegistryError(f"{role} {model_name} has no active version: activate or register one")
 
 
-def _check_mapping_input(
-    course_id: str,
-    model_name: str,
-    model_version: str | None,
-    frequency: str,
-    auto_predict: bool,
-    shadow_model_name: str | None,
-    ab_model_name: str | None,
-    ab_share: float | None,
-) -> None:
-    _check_text(course_id, "course_id", 255, required=True)
-    _check_key(model_name, model_version)
-    for other in (shadow_model_name, ab_model_name):
-        if other is not None:
-            _check_key(other)
-    if frequency not in s.PREDICT_FREQUENCIES:
-        raise RegistryError(
-            f"frequency {frequency!r} is not one of {', '.join(s.PREDICT_FREQUENCIES)}"
-        )
-    if not isinstance(auto_predict, bool):
-        raise RegistryError(f"auto_predict must be true or false, got {auto_predict!r}")
-    if ab_share is not None and ab_model_name is None:
-        raise RegistryError("ab_share is set without ab_model_name: name the A/B model (B arm)")
-    if ab_model_name is not None:
-        if ab_share is None:
-            raise RegistryError(
-                f"A/B model {ab_model_name} needs ab_share, the share of students it scores "
-                "(strictly between 0 and 1)"
-            )
-        if (
-            isinstance(ab_share, bool)
-            or not isinstance(ab_share, int | float)
-            or not 0 < ab_share < 1
-        ):
-            raise RegistryError(f"ab_share must be strictly between 0 and 1, got {ab_share!r}")
-
-
 def map_course(
     engine: sa.Engine,
     course_id: str,
@@ -533,15 +468,16 @@ def map_course(
     The serving, shadow and A/B models must each have an active version now; the schedules
     read the mapping at every tick, so the change applies at the next one.
     """
-    _check_mapping_input(
-        course_id,
-        model_name,
-        model_version,
-        frequency,
-        auto_predict,
-        shadow_model_name,
-        ab_model_name,
-        ab_share,
+    parse_request(
+        MapCourseRequest,
+        course_id=course_id,
+        model_name=model_name,
+        model_version=model_version,
+        frequency=frequency,
+        auto_predict=auto_predict,
+        shadow_model_name=shadow_model_name,
+        ab_model_name=ab_model_name,
+        ab_share=ab_share,
     )
     m = s.course_model_mapping
     with engine.begin() as connection:

@@ -37,6 +37,13 @@ from dropout_pipelines.predict.registry import (
     register_model,
     set_default,
 )
+from dropout_pipelines.predict.registry_requests import (
+    FREQUENCIES,
+    DeactivateModelRequest,
+    MapCourseRequest,
+    RegisterModelRequest,
+    field_help,
+)
 from dropout_pipelines.predict.selection import NoModelError, resolve_model_for_course
 from dropout_pipelines.settings import db_url_from_env, models_dir_from_env
 from dropout_pipelines.warehouse import schema as s
@@ -95,31 +102,42 @@ def build_parser() -> argparse.ArgumentParser:
     register = commands.add_parser("register", help="register a model version")
     register.add_argument("name")
     register.add_argument("version")
+    register.add_argument("--model-path", help=field_help(RegisterModelRequest, "model_path"))
     register.add_argument(
-        "--model-path", help="the .cbm file (default: the store's NAME/VERSION/model.cbm)"
-    )
-    register.add_argument(
-        "--features-csv", help="ordered feature list (default: features.csv next to the model)"
+        "--features-csv", help=field_help(RegisterModelRequest, "features_csv_path")
     )
     register.add_argument("--models-dir", help="model store folder (default DROPOUT_MODELS_DIR)")
     register.add_argument("--type", default="fail", dest="model_type", help="model_type")
     register.add_argument("--domain")
-    register.add_argument("--metrics", help="JSON object, e.g. '{\"auc\": 0.81}'")
-    register.add_argument("--trained-on", nargs="+", metavar="SEMESTER")
+    register.add_argument("--metrics", help=field_help(RegisterModelRequest, "metrics"))
+    register.add_argument(
+        "--trained-on",
+        nargs="+",
+        metavar="SEMESTER",
+        help=field_help(RegisterModelRequest, "trained_on"),
+    )
     register.add_argument("--training-rows", type=int)
     register.add_argument("--run-id")
-    register.add_argument("--default", action="store_true", help="make it the default model")
+    register.add_argument(
+        "--default", action="store_true", help=field_help(RegisterModelRequest, "make_default")
+    )
     register.add_argument("--inactive", action="store_true", help="register it inactive")
 
     mapping = commands.add_parser("map", help="map a course to a model (create or replace)")
     mapping.add_argument("course_id", metavar="COURSE")
     mapping.add_argument("name")
-    mapping.add_argument("--version", help="pin a version (default: newest active version)")
-    mapping.add_argument("--frequency", default="daily", choices=s.PREDICT_FREQUENCIES)
+    mapping.add_argument("--version", help=field_help(MapCourseRequest, "model_version"))
+    mapping.add_argument(
+        "--frequency",
+        default=MapCourseRequest.model_fields["frequency"].default,
+        choices=FREQUENCIES,
+    )
     mapping.add_argument("--no-auto-predict", action="store_true", help="scheduled runs skip it")
-    mapping.add_argument("--shadow", metavar="NAME", help="challenger scored for comparison")
-    mapping.add_argument("--ab", metavar="NAME", help="A/B model (arm B)")
-    mapping.add_argument("--ab-share", type=float, help="share of students scored by --ab")
+    mapping.add_argument(
+        "--shadow", metavar="NAME", help=field_help(MapCourseRequest, "shadow_model_name")
+    )
+    mapping.add_argument("--ab", metavar="NAME", help=field_help(MapCourseRequest, "ab_model_name"))
+    mapping.add_argument("--ab-share", type=float, help=field_help(MapCourseRequest, "ab_share"))
 
     default = commands.add_parser("set-default", help="make a model version the default")
     default.add_argument("name")
@@ -128,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     off = commands.add_parser("deactivate", help="take a model version out of service")
     off.add_argument("name")
     off.add_argument("version")
-    off.add_argument("--force", action="store_true", help="even the default (leaves none)")
+    off.add_argument(
+        "--force", action="store_true", help=field_help(DeactivateModelRequest, "force")
+    )
 
     on = commands.add_parser("activate", help="put a model version back in service")
     on.add_argument("name")

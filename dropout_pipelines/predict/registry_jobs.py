@@ -7,11 +7,8 @@ changes nothing. Resources: `warehouse`, and `model_store` for `register_model_j
 write commands, each op first creates whatever part of the (idempotent) schema is missing.
 """
 
-from typing import Any
-
 import sqlalchemy as sa
 from dagster import Config, Failure, OpExecutionContext, Output, job, op
-from pydantic import Field
 
 from dropout_pipelines.predict.registry import (
     RegistryChange,
@@ -21,52 +18,32 @@ from dropout_pipelines.predict.registry import (
     register_model,
     set_default,
 )
+from dropout_pipelines.predict.registry_requests import (
+    DeactivateModelRequest,
+    MapCourseRequest,
+    ModelVersionRequest,
+    RegisterModelRequest,
+)
 from dropout_pipelines.predict.store_resource import ModelStoreResource
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
 
 
-class RegisterModelConfig(Config):
-    model_name: str
-    model_version: str
-    model_path: str | None = Field(
-        default=None, description="The .cbm file; empty = the model store's NAME/VERSION."
-    )
-    features_csv_path: str | None = Field(
-        default=None, description="Ordered feature list; empty = features.csv next to the model."
-    )
-    model_type: str = "fail"
-    domain: str | None = None
-    metrics: dict[str, Any] | None = Field(default=None, description="AUC, PR-AUC, F1, …")
-    trained_on: list[str] | None = Field(default=None, description="Semesters trained on.")
-    training_rows: int | None = None
-    make_default: bool = False
-    active: bool = True
+class RegisterModelConfig(RegisterModelRequest, Config):
+    """Run config of `register_model_job`: the registry's own request shape."""
 
 
-class MapCourseConfig(Config):
-    course_id: str
-    model_name: str
-    model_version: str | None = Field(
-        default=None, description="Pin a version; empty = the newest active version."
-    )
-    frequency: str = Field(default="daily", description="hourly | daily | weekly | manual")
-    auto_predict: bool = True
-    shadow_model_name: str | None = None
-    ab_model_name: str | None = None
-    ab_share: float | None = Field(default=None, description="Share of students scored by B.")
+class MapCourseConfig(MapCourseRequest, Config):
+    """Run config of `map_course_job`: the registry's own request shape."""
 
 
-class ModelVersionConfig(Config):
-    model_name: str
-    model_version: str
+class ModelVersionConfig(ModelVersionRequest, Config):
+    """Run config naming one model version."""
 
 
-class DeactivateModelConfig(ModelVersionConfig):
-    force: bool = Field(
-        default=False, description="Also deactivate the default model (leaves no default)."
-    )
+class DeactivateModelConfig(DeactivateModelRequest, Config):
+    """Run config of `deactivate_model_job`."""
 
 
 def _report(context: OpExecutionContext, change: RegistryChange) -> Output[None]:
@@ -105,19 +82,9 @@ def register_model_op(
     try:
         change = register_model(
             _engine(warehouse),
-            config.model_name,
-            config.model_version,
-            config.model_path,
-            config.features_csv_path,
             store=model_store.store(),
-            model_type=config.model_type,
-            domain=config.domain,
-            metrics=config.metrics,
-            trained_on=config.trained_on,
-            training_rows=config.training_rows,
             run_id=context.run_id,
-            make_default=config.make_default,
-            active=config.active,
+            **RegisterModelRequest.model_validate(config.model_dump()).model_dump(),
         )
     except RegistryError as error:
         raise _refused(error) from error
@@ -130,17 +97,7 @@ def map_course_op(
 ) -> Output[None]:
     """Create or replace a course's mapping; the schedules use it from their next tick."""
     try:
-        change = map_course(
-            _engine(warehouse),
-            config.course_id,
-            config.model_name,
-            config.model_version,
-            frequency=config.frequency,
-            auto_predict=config.auto_predict,
-            shadow_model_name=config.shadow_model_name,
-            ab_model_name=config.ab_model_name,
-            ab_share=config.ab_share,
-        )
+        change = map_course(_engine(warehouse), **config.model_dump())
     except RegistryError as error:
         raise _refused(error) from error
     return _report(context, change)

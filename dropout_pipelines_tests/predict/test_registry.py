@@ -207,7 +207,7 @@ def _misuse_cases(engine, stored_model, tmp_path):
         (
             "bad frequency",
             lambda: map_course(engine, COURSE, "fm101", frequency="monthly"),
-            "frequency 'monthly' is not one of hourly, daily, weekly, manual",
+            "frequency: 'monthly' is not one of 'hourly', 'daily', 'weekly' or 'manual'",
         ),
         (
             "ab_share without ab model",

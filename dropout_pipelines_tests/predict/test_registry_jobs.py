@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from dagster import DagsterInstance, Definitions
+from dagster import DagsterInstance, DagsterInvalidConfigError, Definitions
 
 from dropout_pipelines.predict.registry import list_mappings, list_models
 from dropout_pipelines.predict.registry_jobs import (
@@ -116,8 +116,13 @@ def test_a_refused_change_fails_the_run_and_changes_nothing(
         (register_model_job, {"model_name": "fm101", "model_version": "5"}, "not found"),
         (
             map_course_job,
-            {"course_id": COURSE, "model_name": "fm101", "frequency": "monthly"},
-            "frequency 'monthly'",
+            {"course_id": COURSE, "model_name": "fm101", "ab_share": 0.2},
+            "ab_share is set without ab_model_name",
+        ),
+        (
+            register_model_job,
+            {"model_name": "fm101", "model_version": "2\n"},
+            "model version '2\\n' may only hold",
         ),
         (set_default_model_job, {"model_name": "nope", "model_version": "1"}, "not registered"),
         (
@@ -129,7 +134,14 @@ def test_a_refused_change_fails_the_run_and_changes_nothing(
     for job, config, message in refused:
         run = run_job(sqlite_url, job, **config)
         assert not run.success, (job.name, config)
-        assert message in run.failure_message() and "nothing was changed" in run.failure_message()
+        failure = run.failure_message()
+        # A request the shared shape refuses fails as the op's config is read, before any
+        # change; one the registry refuses says so itself.
+        assert message in failure, failure
+        assert "nothing was changed" in failure or "validation error" in failure, failure
+    # The Dagster launchpad knows the choices (the request's Literal): refused before a run.
+    with pytest.raises(DagsterInvalidConfigError, match="frequency not in enum"):
+        run_job(sqlite_url, map_course_job, course_id=COURSE, model_name="fm101", frequency="x")
     assert snapshot(engine) == before
 
 
