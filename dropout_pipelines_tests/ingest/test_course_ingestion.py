@@ -10,6 +10,8 @@ import requests
 import sqlalchemy as sa
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
+from dropout_pipelines.api.reads import students_page
+from dropout_pipelines.api.shapes import MAX_PAGE_SIZE, StudentsQuery
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.ingest.resources import OpenEdxResource
 from dropout_pipelines.orchestration.sensors import course_discovery_sensor, plan_discovery
@@ -23,7 +25,6 @@ from dropout_pipelines.simulator.openedx import (
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.engine import get_engine
 from dropout_pipelines.warehouse.resource import WarehouseResource
-from dropout_pipelines.warehouse.sql_files import named_query
 from dropout_pipelines_tests.ingest.helpers import ingest, point_at
 
 DATA = DataParams(seed=11, today=date(2026, 11, 29), students_per_course=40)
@@ -97,18 +98,15 @@ def test_first_ingestion_creates_schema_and_fills_every_table(monkeypatch, simul
         course = connection.execute(
             sa.select(s.courses).where(s.courses.c.course_id == RUNNING)
         ).one()
-        students = (
-            connection.execute(named_query("students_by_course"), {"course_id": RUNNING})
-            .mappings()
-            .all()
-        )
         weeks = set(
             connection.execute(sa.select(s.feature_snapshots.c.snapshot_week).distinct()).scalars()
         )
     assert course.semester == "2026_S2" and course.final_grades_fetched_at is None
     # Visible to instructors at once, with the placeholder risk, before any prediction.
-    assert len(students) == truth["enrollments"]
-    assert {row["fail_risk_score"] for row in students} == {50}
+    students = students_page(engine, RUNNING, StudentsQuery(page_size=MAX_PAGE_SIZE))
+    assert students.total == truth["enrollments"]
+    assert all(student.is_placeholder for student in students.students)
+    assert {student.fail_risk_score for student in students.students} == {50}
     start = datetime.fromisoformat(truth["start"].replace("Z", ""))
     assert weeks == set(range(1, (utc_now() - start).days // 7 + 2))
     assert any("page" in message for message in run.logs())

@@ -20,6 +20,8 @@ from dagster import (
     instance_for_test,
 )
 
+from dropout_pipelines.api.reads import students_page
+from dropout_pipelines.api.shapes import MAX_PAGE_SIZE, StudentsQuery
 from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.predict.comparison import compare_models, risk_timeline
 from dropout_pipelines.predict.registry import map_course, register_model
@@ -172,14 +174,14 @@ def test_predict_student_returns_saved_or_makes_one(course):
 
 
 def test_students_query_shows_placeholder_then_predictions(course):
-    with course.connect() as connection:
-        before = connection.execute(named_query("students_by_course"), {"course_id": COURSE}).all()
+    everyone = StudentsQuery(page_size=MAX_PAGE_SIZE)
+    before = students_page(course, COURSE, everyone).students
     assert {row.fail_risk_score for row in before} == {50}
     predict_course(course, COURSE, "run-1", NOW)
+    after = students_page(course, COURSE, everyone).students
     with course.connect() as connection:
-        after = connection.execute(named_query("students_by_course"), {"course_id": COURSE}).all()
         stats = connection.execute(named_query("course_statistics"), {"course_id": COURSE}).one()
-    assert not any(row.is_placeholder for row in after)
+    assert len(after) == STUDENTS and not any(row.is_placeholder for row in after)
     assert stats.total_students == STUDENTS
 
 
