@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo dev test lint mariadb dagster-home ddl bench-migration bench-ingest bench-predict bench-orchestration bench-quality clean
+.PHONY: install demo dev serve test lint mariadb dagster-home ddl bench-migration bench-ingest bench-predict bench-orchestration bench-quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -29,6 +29,10 @@ demo: install dagster-home
 ## The Dagster UI + daemon on http://127.0.0.1:3000, with the bundled simulator unless OPENEDX_BASE_URL is set
 dev: install dagster-home
 	$(BIN)/python -m dropout_pipelines.dev
+
+## The read API and instructor page on http://127.0.0.1:8000 (uvicorn; DROPOUT_API_TOKENS, else a one-off token)
+serve: install
+	$(BIN)/python -m dropout_pipelines.api.server
 
 ## MariaDB server for the tests: installed with apt when missing (started by the tests).
 mariadb:
