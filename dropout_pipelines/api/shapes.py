@@ -104,8 +104,9 @@ class Reason(Shape):
     contribution: float | None = None
 
 
-class Prediction(Shape):
-    id: int
+class PredictionPoint(Shape):
+    """One saved prediction: what every view of a prediction shows."""
+
     fail_risk_score: float
     risk_level: RiskLevel
     model_name: str
@@ -114,10 +115,14 @@ class Prediction(Shape):
     ab_arm: str | None = None
     snapshot_week: int | None = None
     snapshot_grade: float | None = None
-    snapshot_completion_rate: float | None = None
-    reasons: list[Reason] | None = None
     run_id: str
     predicted_at: datetime
+
+
+class Prediction(PredictionPoint):
+    id: int
+    snapshot_completion_rate: float | None = None
+    reasons: list[Reason] | None = None
 
 
 class Feedback(Shape):
@@ -138,18 +143,8 @@ class StudentDetail(Shape):
     feedback: list[Feedback]
 
 
-class TimelinePoint(Shape):
-    predicted_at: datetime
-    fail_risk_score: float
-    risk_level: RiskLevel
-    model_name: str
-    model_version: str
-    purpose: str
-    ab_arm: str | None = None
+class TimelinePoint(PredictionPoint):
     is_latest: bool
-    snapshot_week: int | None = None
-    snapshot_grade: float | None = None
-    run_id: str
 
 
 class RiskHistory(Shape):

@@ -5,16 +5,13 @@ launches it; the scores land with the Dagster run's id."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy as sa
 from dagster import DagsterRunStatus
 
@@ -34,21 +31,15 @@ from dropout_pipelines_tests.api.conftest import (
     fill_warehouse,
     path,
 )
-from dropout_pipelines_tests.support.api_server import serving
+from dropout_pipelines_tests.support.api_server import free_port, serving, wait_for_http
 from dropout_pipelines_tests.support.daemon import SQLITE_INSTANCE, daemon_term
 
 WEBSERVER_STARTUP_S = 120
 
 
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def _webserver(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    port = _port()
+    port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -62,16 +53,7 @@ def _webserver(env: dict[str, str], log_path: Path) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + WEBSERVER_STARTUP_S
-            while True:
-                try:
-                    if requests.get(f"{url}/server_info", timeout=2).ok:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(log_path.read_text(errors="replace")[-3000:])
-                time.sleep(0.25)
+            wait_for_http(f"{url}/server_info", process, log_path, WEBSERVER_STARTUP_S)
             yield url
         finally:
             process.terminate()
@@ -122,7 +104,7 @@ def test_batch_predict_launches_a_dagster_run(sqlite_url, tmp_path, monkeypatch,
 
 def test_an_unreachable_webserver_is_a_clear_502(served):
     settings = ApiSettings(
-        served.engine, TokenBook.of(TOKENS), lambda: NOW, f"http://127.0.0.1:{_port()}"
+        served.engine, TokenBook.of(TOKENS), lambda: NOW, f"http://127.0.0.1:{free_port()}"
     )
     with serving(create_app(settings)) as base:
         response = Served(base, served.engine).post(f"predict/{path(HOSTILE_COURSE)}")

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,16 +20,11 @@ from dropout_pipelines.simulator.roster import write_course
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import get_engine
 from dropout_pipelines_tests.api.conftest import HOSTILE_COURSE, path
+from dropout_pipelines_tests.support.api_server import free_port, wait_for_http
 
 STARTUP_S = 60
 TOKEN = "server-test-token-4242"
 ONE_OFF = re.compile(r"one-off token\s+(\S+)")
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _environment(db_url: str, port: int, tokens: str | None) -> dict[str, str]:
@@ -44,7 +37,7 @@ def _environment(db_url: str, port: int, tokens: str | None) -> dict[str, str]:
 
 @contextmanager
 def _server(db_url: str, tokens: str | None, tmp_path) -> Iterator[tuple[str, Callable[[], str]]]:
-    port = _port()
+    port = free_port()
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -55,15 +48,7 @@ def _server(db_url: str, tokens: str | None, tmp_path) -> Iterator[tuple[str, Ca
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + STARTUP_S
-            while True:
-                try:
-                    requests.get(f"{base}/", timeout=2)
-                    break
-                except requests.ConnectionError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError(log_path.read_text()) from None
-                    time.sleep(0.1)
+            wait_for_http(f"{base}/", process, log_path, STARTUP_S)
             yield base, log_path.read_text
         finally:
             process.terminate()
@@ -103,7 +88,7 @@ def test_without_tokens_a_one_off_token_is_printed_once(sqlite_url, tmp_path):
 def test_malformed_tokens_stop_the_server_with_a_clear_error(sqlite_url, tokens):
     completed = subprocess.run(
         [sys.executable, "-m", "dropout_pipelines.api.server"],
-        env=_environment(sqlite_url, _port(), tokens),
+        env=_environment(sqlite_url, free_port(), tokens),
         capture_output=True,
         text=True,
         timeout=STARTUP_S,
