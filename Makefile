@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo dev serve test lint mariadb dagster-home ddl bench-migration bench-ingest bench-predict bench-orchestration bench-quality clean
+.PHONY: install demo dev serve test lint mariadb chromium dagster-home ddl bench-migration bench-ingest bench-predict bench-orchestration bench-quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -42,11 +42,19 @@ mariadb:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mariadb-server mariadb-client >/dev/null; \
 	fi
 
+## Headless chromium for the instructor page's browser test: installed with apt when missing.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; else \
+		echo "installing chromium (apt)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 lint: install
 	$(BIN)/ruff check dropout_pipelines dropout_pipelines_tests benchmarks
 
 ## Every test, on SQLite and on a real MariaDB server started on 127.0.0.1.
-test: install mariadb lint
+test: install mariadb chromium lint
 	$(BIN)/python -m pytest
 
 ## Regenerate sql/mysql/schema_v2.sql from the metadata.

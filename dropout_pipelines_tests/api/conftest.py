@@ -18,6 +18,7 @@ from dropout_pipelines.api.tokens import TokenBook
 from dropout_pipelines.predict.registry import register_model
 from dropout_pipelines.predict.service import predict_course
 from dropout_pipelines.simulator.roster import write_course
+from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines_tests.predict.conftest import (  # noqa: F401 - shared fixtures
     _fresh_model_cache,
     model_store,
@@ -70,10 +71,18 @@ def fill_warehouse(engine: sa.Engine, save_model: Callable) -> None:
             ),
             {"name": XSS_NAME, "c": HOSTILE_COURSE},
         )
-    model = save_model("fm101", "1")
+    model = save_model("fm101", "1", seed=6)  # a spread of LOW, MEDIUM and HIGH students
     register_model(engine, "fm101", "1", model.model_path, make_default=True)
     predicted = list(range(1, STUDENTS + 1 - UNPREDICTED))
     predict_course(engine, HOSTILE_COURSE, "run-week-8", WEEK_AGO, user_ids=predicted)
+    # A week on, half the class went quiet: their risk moves on the timeline.
+    sf = s.student_features
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(sf)
+            .where(sf.c.course_id == HOSTILE_COURSE, sf.c.user_id % 2 == 1)
+            .values(days_since_last_activity=sf.c.days_since_last_activity + 7)
+        )
     predict_course(engine, HOSTILE_COURSE, "run-week-9", NOW, user_ids=predicted)
 
 
