@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo dev serve test lint mariadb chromium dagster-home ddl bench-migration bench-ingest bench-predict bench-orchestration bench-quality clean
+.PHONY: install demo dev serve test lint mariadb chromium dagster-home ddl bench-migration bench-ingest bench-predict bench-orchestration bench-api bench-quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -72,6 +72,9 @@ bench-predict: install mariadb
 
 bench-orchestration: install
 	$(BIN)/python -m benchmarks.orchestration
+
+bench-api: install mariadb
+	$(BIN)/python -m benchmarks.api
 
 bench-quality: install
 	$(BIN)/python -m benchmarks.quality
