@@ -6,7 +6,8 @@ own process. A bounded load generator on loopback runs 50 clients for 20 s, each
 its next request when the previous answer has arrived (closed loop), over a mix of pages
 and sort orders. The floor is the same SQL (`students_select` and `students_count`, the
 two statements the endpoint runs) executed directly with SQLAlchemy at the same
-concurrency, for the same time, with the same mix. Goal: the API's p95 latency within 2x the floor's.
+concurrency, for the same time, with the same mix. Goal: the API's p95 latency within 2x
+the floor's.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from dagster import Definitions
 from dropout_pipelines.predict.assets import predictions
 from dropout_pipelines.predict.checks import PREDICTION_CHECKS
 from dropout_pipelines.predict.jobs import predict_course_job
-from dropout_pipelines.predict.registry_jobs import REGISTRY_JOBS
+from dropout_pipelines.predict.registry.jobs import REGISTRY_JOBS
 from dropout_pipelines.predict.store_resource import ModelStoreResource
 
 defs = Definitions(

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from dropout_pipelines.predict.registry_cli import main
+from dropout_pipelines.predict.registry.cli import main
 from dropout_pipelines.settings import PROJECT_ROOT
 from dropout_pipelines.warehouse.engine import get_engine
 

@@ -6,7 +6,7 @@ import pytest
 from dagster import DagsterInstance, DagsterInvalidConfigError, Definitions
 
 from dropout_pipelines.predict.registry import list_mappings, list_models
-from dropout_pipelines.predict.registry_jobs import (
+from dropout_pipelines.predict.registry.jobs import (
     REGISTRY_JOBS,
     deactivate_model_job,
     map_course_job,

@@ -37,7 +37,7 @@ from dropout_pipelines.predict.registry import (
     register_model,
     set_default,
 )
-from dropout_pipelines.predict.registry_requests import (
+from dropout_pipelines.predict.registry.requests import (
     FREQUENCIES,
     DeactivateModelRequest,
     MapCourseRequest,
