@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,8 +33,8 @@ import sqlalchemy as sa
 from benchmarks.harness import (
     Database,
     free_port,
-    log_tail,
     private_mariadb_database,
+    server_process,
     sqlite_database,
 )
 from benchmarks.predict import train_model
@@ -228,36 +227,16 @@ def api_server(url: str) -> Iterator[str]:
         "DROPOUT_API_PORT": str(port),
     }
     base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dropout_pipelines.api.server"],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + SERVER_STARTUP_S
-            while True:
-                try:
-                    if requests.get(
-                        f"{base}/api/courses",
-                        headers={"Authorization": f"Bearer {TOKEN}"},
-                        timeout=5,
-                    ).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the API server did not start:\n{log_tail(log)}")
-                time.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with server_process(
+        [sys.executable, "-m", "dropout_pipelines.api.server"],
+        f"{base}/api/courses",
+        progress,
+        "the API server",
+        SERVER_STARTUP_S,
+        env=environment,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ):
+        yield base
 
 
 @contextmanager

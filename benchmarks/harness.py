@@ -126,42 +126,71 @@ class SimulatorProcess:
 
 
 @contextmanager
-def simulator_process(
-    arguments: Sequence[str], progress: Callable[[str], None], label: str, timeout_s: float
-) -> Iterator[SimulatorProcess]:
-    """`python -m dropout_pipelines.simulator <arguments>` on a free loopback port, once it
-    answers (generating a large world takes a while); stopped afterwards. Fails with the
-    simulator's own output if it exits or stays silent for `timeout_s`."""
-    port = free_port()
-    command = [sys.executable, "-m", "dropout_pipelines.simulator", "--port", str(port)]
-    base_url = f"http://127.0.0.1:{port}"
+def server_process(
+    command: Sequence[str],
+    ready_url: str,
+    progress: Callable[[str], None],
+    label: str,
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Iterator[tuple[int, requests.Response]]:
+    """A child server (its own process, so its work does not compete with the measured
+    process for the GIL), once `ready_url` answers 2xx: its pid and that first answer.
+    Fails with the child's own output if it exits or stays silent for `timeout_s`;
+    terminated afterwards."""
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen([*command, *arguments], stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
-            with timed(progress, f"starting the simulator ({label})"):
-                info = _simulator_info(base_url, process, log, timeout_s)
-            yield SimulatorProcess(base_url, process.pid, info)
+            with timed(progress, f"starting {label}"):
+                answer = _first_answer(ready_url, process, log, timeout_s, headers)
+            yield process.pid, answer
         finally:
             process.terminate()
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
 
 
-def _simulator_info(
-    base_url: str, process: subprocess.Popen, log: IO[bytes], timeout_s: float
-) -> dict[str, Any]:
+def _first_answer(
+    url: str,
+    process: subprocess.Popen,
+    log: IO[bytes],
+    timeout_s: float,
+    headers: dict[str, str] | None,
+) -> requests.Response:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the simulator exited with {process.returncode}:\n{log_tail(log)}")
+            raise RuntimeError(
+                f"{url}: the server exited with {process.returncode}:\n{log_tail(log)}"
+            )
         try:
-            response = requests.get(f"{base_url}/simulator/info", timeout=30)
+            response = requests.get(url, headers=headers, timeout=30)
             if response.ok:
-                return response.json()
+                return response
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"the simulator did not answer within {timeout_s:.0f} s:\n{log_tail(log)}")
+    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s:\n{log_tail(log)}")
+
+
+@contextmanager
+def simulator_process(
+    arguments: Sequence[str], progress: Callable[[str], None], label: str, timeout_s: float
+) -> Iterator[SimulatorProcess]:
+    """`python -m dropout_pipelines.simulator <arguments>` on a free loopback port, once it
+    answers (generating a large world takes a while); stopped afterwards."""
+    port = free_port()
+    command = [sys.executable, "-m", "dropout_pipelines.simulator", "--port", str(port)]
+    base_url = f"http://127.0.0.1:{port}"
+    with server_process(
+        [*command, *arguments],
+        f"{base_url}/simulator/info",
+        progress,
+        f"the simulator ({label})",
+        timeout_s,
+    ) as (pid, answer):
+        yield SimulatorProcess(base_url, pid, answer.json())
