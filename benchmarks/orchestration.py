@@ -245,7 +245,7 @@ def copy_warehouse(source: Path, target: Path) -> str:
 # The floor: the same per-course work in a plain loop
 
 
-def measure_floor(simulator: Simulator, db_url: str) -> float:
+def measure_floor(simulator: Simulator, db_url: str, store: LocalModelStore) -> float:
     """`ingest_course` + `score_course` for every course, one after the other, no Dagster."""
     openedx = OpenEdxResource(
         base_url=simulator.base_url,
@@ -267,7 +267,7 @@ def measure_floor(simulator: Simulator, db_url: str) -> float:
         started = time.perf_counter()
         for course_id in simulator.course_ids:
             ingest_course(openedx, lrs, engine, course_id, log)
-            score_course(engine, course_id, run_id, log)
+            score_course(engine, store, course_id, run_id, log)
         return time.perf_counter() - started
     finally:
         engine.dispose()
@@ -288,7 +288,7 @@ def _refresh_part(base_url: str, course_ids: tuple[str, ...], path: str, models:
     logging.disable(logging.WARNING)
     store = LocalModelStore(Path(models))
     url = fresh_warehouse(Path(path), store)
-    measure_floor(Simulator(base_url, course_ids, pid=0), url)
+    measure_floor(Simulator(base_url, course_ids, pid=0), url, store)
 
 
 def first_refresh(
@@ -729,7 +729,7 @@ def measure_courses(
     from a copy of the warehouse `base`."""
     courses = len(simulator.course_ids)
     with _timed(f"{courses:,} courses: floor (plain loop, no Dagster)"):
-        floor_s = measure_floor(simulator, copy_warehouse(base, folder / "floor.sqlite"))
+        floor_s = measure_floor(simulator, copy_warehouse(base, folder / "floor.sqlite"), store)
     launches = []
     batch_sizes = distinct_batch_sizes(args.batch_sizes, courses, args.per_course_up_to)
     for batch_size in batch_sizes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from dropout_pipelines.api.shapes import (
 )
 from dropout_pipelines.api.tokens import TokenBook
 from dropout_pipelines.monitoring.failures import scrub
+from dropout_pipelines.predict.model_store import ModelStore, default_model_store
 
 log = logging.getLogger("dropout_pipelines.api")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -54,12 +55,14 @@ MAX_BODY_BYTES = 4096
 @dataclass(frozen=True)
 class ApiSettings:
     """What the app serves from: the warehouse, the accepted tokens, the clock (UTC, naive,
-    injectable in tests) and Dagster's webserver for batch runs (None = in process)."""
+    injectable in tests), Dagster's webserver for batch runs (None = in process) and the
+    model store on-demand and in-process predictions load models from."""
 
     engine: sa.Engine
     tokens: TokenBook
     clock: Callable[[], datetime]
     webserver_url: str | None = None
+    store: ModelStore = field(default_factory=default_model_store)
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,9 @@ def _statistics(settings: ApiSettings, request: Request) -> BaseModel:
 
 def _student(settings: ApiSettings, request: Request) -> BaseModel:
     now = settings.clock().replace(microsecond=0)
-    return reads.student_detail(settings.engine, _user(request), _course(request), now)
+    return reads.student_detail(
+        settings.engine, _user(request), _course(request), now, settings.store
+    )
 
 
 def _history(settings: ApiSettings, request: Request) -> BaseModel:
@@ -152,7 +157,9 @@ def _compare(settings: ApiSettings, request: Request) -> BaseModel:
 
 def _batch(settings: ApiSettings, request: Request) -> BaseModel:
     now = settings.clock().replace(microsecond=0)
-    return batch.batch_predict(settings.engine, _course(request), now, settings.webserver_url)
+    return batch.batch_predict(
+        settings.engine, _course(request), now, settings.webserver_url, settings.store
+    )
 
 
 def _feedback(settings: ApiSettings, request: Request) -> BaseModel:

@@ -20,6 +20,7 @@ from dropout_pipelines.api.reads import require_course
 from dropout_pipelines.api.shapes import BatchPrediction
 from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.predict.jobs import predict_course_job
+from dropout_pipelines.predict.model_store import ModelStore
 from dropout_pipelines.predict.selection import NoModelError
 from dropout_pipelines.predict.service import NoFeaturesError, predict_course
 
@@ -111,10 +112,12 @@ def launch_dagster_run(webserver_url: str, course_id: str) -> str:
         raise LaunchFailed(f"could not reach Dagster at {where}: {type(error).__name__}") from error
 
 
-def predict_in_process(engine: sa.Engine, course_id: str, now: datetime) -> BatchPrediction:
+def predict_in_process(
+    engine: sa.Engine, course_id: str, now: datetime, store: ModelStore
+) -> BatchPrediction:
     run_id = f"{API_RUN_PREFIX}{uuid.uuid4().hex[:16]}"
     try:
-        scores = predict_course(engine, course_id, run_id, now)
+        scores = predict_course(engine, course_id, run_id, now, store=store)
     except (NoModelError, NoFeaturesError) as error:
         raise Conflict(str(error)) from error
     summary = scores.summary()
@@ -130,11 +133,15 @@ def predict_in_process(engine: sa.Engine, course_id: str, now: datetime) -> Batc
 
 
 def batch_predict(
-    engine: sa.Engine, course_id: str, now: datetime, webserver_url: str | None
+    engine: sa.Engine,
+    course_id: str,
+    now: datetime,
+    webserver_url: str | None,
+    store: ModelStore,
 ) -> BatchPrediction:
     with engine.connect() as connection:
         require_course(connection, course_id)
     if webserver_url:
         run_id = launch_dagster_run(webserver_url, course_id)
         return BatchPrediction(course_id=course_id, mode="dagster", run_id=run_id, status="QUEUED")
-    return predict_in_process(engine, course_id, now)
+    return predict_in_process(engine, course_id, now, store)

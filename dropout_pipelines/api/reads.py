@@ -30,6 +30,7 @@ from dropout_pipelines.api.shapes import (
     StudentsQuery,
 )
 from dropout_pipelines.predict.comparison import compare_models, risk_timeline
+from dropout_pipelines.predict.model_store import ModelStore
 from dropout_pipelines.predict.selection import NoModelError
 from dropout_pipelines.predict.service import latest_prediction, predict_student
 from dropout_pipelines.warehouse import schema as s
@@ -252,7 +253,9 @@ def _feedback(connection: sa.Connection, prediction_id: int) -> list[Feedback]:
     return [Feedback(**row) for row in rows]
 
 
-def student_detail(engine: sa.Engine, user_id: int, course_id: str, now: datetime) -> StudentDetail:
+def student_detail(
+    engine: sa.Engine, user_id: int, course_id: str, now: datetime, store: ModelStore
+) -> StudentDetail:
     """The student's features and latest serving prediction, made and saved now (with the
     course's auto-selected model) when there is none yet."""
     with engine.connect() as connection:
@@ -262,7 +265,7 @@ def student_detail(engine: sa.Engine, user_id: int, course_id: str, now: datetim
     predicted_now = saved is None
     if predicted_now:
         try:
-            saved = predict_student(engine, user_id, course_id, now=now)
+            saved = predict_student(engine, user_id, course_id, now=now, store=store)
         except NoModelError as error:
             raise Conflict(str(error)) from error
     with engine.connect() as connection:

@@ -31,6 +31,7 @@ from dagster import (
 from dropout_pipelines.ingest.refresh import ingest_course
 from dropout_pipelines.ingest.resources import LrsResource, OpenEdxResource
 from dropout_pipelines.predict.course_scoring import score_course
+from dropout_pipelines.predict.store_resource import ModelStoreResource
 from dropout_pipelines.warehouse.resource import WarehouseResource
 
 COURSES_TAG = "dropout/courses"
@@ -65,6 +66,7 @@ def refresh_and_score_course(
     openedx: OpenEdxResource,
     lrs: LrsResource,
     warehouse: WarehouseResource,
+    model_store: ModelStoreResource,
 ) -> str:
     engine = warehouse.get_engine()
     outcome = ingest_course(openedx, lrs, engine, course_id, context.log, warehouse.semester_rule())
@@ -72,7 +74,7 @@ def refresh_and_score_course(
         context.log_event(
             AssetMaterialization(asset_key=key, partition=course_id, metadata=metadata)
         )
-    metadata = score_course(engine, course_id, context.run.run_id, context.log)
+    metadata = score_course(engine, model_store.store(), course_id, context.run.run_id, context.log)
     context.log_event(
         AssetMaterialization(asset_key="predictions", partition=course_id, metadata=metadata)
     )

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.predict.course_scoring import score_course
+from dropout_pipelines.predict.store_resource import ModelStoreResource
 from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
 
@@ -17,8 +18,14 @@ from dropout_pipelines.warehouse.resource import WarehouseResource
     description="Fail-risk predictions per student (append-only history; one latest serving "
     "row per student).",
 )
-def predictions(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def predictions(
+    context: AssetExecutionContext, warehouse: WarehouseResource, model_store: ModelStoreResource
+) -> MaterializeResult:
     metadata = score_course(
-        warehouse.get_engine(), context.partition_key, context.run.run_id, context.log
+        warehouse.get_engine(),
+        model_store.store(),
+        context.partition_key,
+        context.run.run_id,
+        context.log,
     )
     return MaterializeResult(metadata=metadata)

@@ -10,15 +10,18 @@ from dagster import Failure, MetadataValue
 
 from dropout_pipelines.clock import utc_now_s
 from dropout_pipelines.predict.comparison import compare_models
+from dropout_pipelines.predict.model_store import ModelStore
 from dropout_pipelines.predict.scoring import MissingFeatureError
 from dropout_pipelines.predict.selection import NoModelError
 from dropout_pipelines.predict.service import NoFeaturesError, predict_course
 
 
-def score_course(engine: sa.Engine, course_id: str, run_id: str, log: Logger) -> dict:
+def score_course(
+    engine: sa.Engine, store: ModelStore, course_id: str, run_id: str, log: Logger
+) -> dict:
     """Score every student of the course with its model; the materialization metadata."""
     try:
-        scores = predict_course(engine, course_id, run_id, utc_now_s())
+        scores = predict_course(engine, course_id, run_id, utc_now_s(), store=store)
     except (NoModelError, NoFeaturesError, MissingFeatureError) as error:
         raise Failure(f"{course_id}: {error}", allow_retries=False) from error
     summary = scores.summary()

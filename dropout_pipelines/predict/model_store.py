@@ -6,11 +6,14 @@ and `metadata.json`. The folder is written whole into a temporary sibling and re
 place, so a reader never sees half a model, and an existing version is never overwritten:
 a registry row that points at a version keeps pointing at the same bytes.
 
-`load_model_file` reads any (model, features.csv) pair, for registry rows whose paths are
-not in the store (the legacy model, hand-registered files). Loading is cached per process,
-keyed by the files' paths, sizes and modification times, so scoring many courses loads a
-model once while a replaced file is still picked up. CatBoost is imported where a model
-file is read or written, so registry commands that touch no file start fast.
+Every reader goes through a `ModelStore`: a registry row holds either a store key
+(`name/version`, what training and the bootstrap register) or the absolute path of a file
+registered by path (the legacy model, a hand-registered file), and
+`ModelStore.load_registered` reads either; `load_model_file` is the file reader under it.
+Loading is cached per process, keyed by the files' paths, sizes and modification times, so
+scoring many courses loads a model once while a replaced file is still picked up. CatBoost
+is imported where a model file is read or written, so registry commands that touch no file
+start fast.
 """
 
 from __future__ import annotations
@@ -49,14 +52,19 @@ class ModelStoreError(Exception):
 
 @dataclass(frozen=True)
 class StoredModel:
-    """Where `save` put a model: what a registry row points at."""
+    """Where `save` put a model. `key` is what a registry row holds; the paths are the
+    local store's files (None in a store without files)."""
 
     name: str
     version: str
-    directory: Path
-    model_path: Path
-    features_csv_path: Path
-    metadata_path: Path
+    directory: Path | None = None
+    model_path: Path | None = None
+    features_csv_path: Path | None = None
+    metadata_path: Path | None = None
+
+    @property
+    def key(self) -> str:
+        return store_key(self.name, self.version)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,26 @@ def check_name(value: str, what: str, max_length: int) -> str:
             "with a letter or digit"
         )
     return value
+
+
+KEY_SEPARATOR = "/"
+
+
+def store_key(name: str, version: str) -> str:
+    """The registry's reference to a stored version: `name/version`."""
+    check_name(name, "model name", MAX_NAME_LENGTH)
+    check_name(version, "model version", MAX_VERSION_LENGTH)
+    return f"{name}{KEY_SEPARATOR}{version}"
+
+
+def parse_store_key(reference: str) -> tuple[str, str] | None:
+    """(name, version) when `reference` is a store key, None when it is a file path."""
+    name, separator, version = reference.partition(KEY_SEPARATOR)
+    if not separator or KEY_SEPARATOR in version:
+        return None
+    if not (NAME_PATTERN.match(name) and NAME_PATTERN.match(version)):
+        return None
+    return name, version
 
 
 def model_feature_names(model: CatBoostClassifier) -> list[str]:
@@ -233,8 +261,9 @@ def load_model_file(
 
 
 class ModelStore(ABC):
-    """Model files by (name, version). Local folders today; object storage can implement
-    the same methods without the registry or the scoring code changing."""
+    """Model files by (name, version): the only way the registry, scoring and training read
+    or write a model. The local folder is one implementation; an object store implements
+    `save`, `load` and `exists` and nothing else changes."""
 
     @abstractmethod
     def save(
@@ -252,16 +281,27 @@ class ModelStore(ABC):
         """The stored version, checked and cached."""
 
     @abstractmethod
-    def model_path(self, name: str, version: str) -> Path:
-        """Where the version's model file is (whether or not it exists)."""
-
-    @abstractmethod
-    def features_csv_path(self, name: str, version: str) -> Path:
-        """Where the version's feature list is (whether or not it exists)."""
-
-    @abstractmethod
     def exists(self, name: str, version: str) -> bool:
         """Whether the version is stored."""
+
+    def key(self, name: str, version: str) -> str:
+        return store_key(name, version)
+
+    def load_registered(self, model_path: str, features_csv_path: str | None) -> LoadedModel:
+        """The model a registry row points at: a store key from this store, an absolute
+        path (a file registered by path) from the file system."""
+        key = parse_store_key(str(model_path))
+        if key is not None and not Path(model_path).is_absolute():
+            return self.load(*key)
+        return load_model_file(model_path, features_csv_path)
+
+
+def default_model_store() -> ModelStore:
+    """The local store under `DROPOUT_MODELS_DIR` (else the project's models/ folder): what
+    library callers get when they name no store."""
+    from dropout_pipelines.settings import models_dir_from_env
+
+    return LocalModelStore(models_dir_from_env())
 
 
 class LocalModelStore(ModelStore):

@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from dropout_pipelines.clock import utc_now
-from dropout_pipelines.predict.model_store import LoadedModel, load_model_file
+from dropout_pipelines.predict.model_store import LoadedModel, ModelStore, default_model_store
 from dropout_pipelines.predict.scoring import (
     ab_arms,
     fail_risk_scores,
@@ -74,9 +74,9 @@ def read_features(
         return pd.read_sql(query, connection)
 
 
-def _load(choice: ModelChoice) -> LoadedModel:
-    """The chosen model (cached per process by the model store's loader)."""
-    return load_model_file(choice.model_path, choice.features_csv_path)
+def _load(store: ModelStore, choice: ModelChoice) -> LoadedModel:
+    """The chosen model, from the store (cached per process by the store's loader)."""
+    return store.load_registered(choice.model_path, choice.features_csv_path)
 
 
 def _score(model: LoadedModel, features: pd.DataFrame) -> np.ndarray:
@@ -120,15 +120,17 @@ def _withdrawn(features: pd.DataFrame) -> np.ndarray:
     return features["is_unenrolled"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
-def score_features(choice: ModelChoice, course_id: str, features: pd.DataFrame) -> pd.DataFrame:
+def score_features(
+    choice: ModelChoice, course_id: str, features: pd.DataFrame, store: ModelStore
+) -> pd.DataFrame:
     """Serving rows (A/B arms when mapped) with their reasons, plus shadow rows when a
     shadow model is mapped.
 
     A learner who has unenrolled is reported as withdrawn, not scored as if present: risk
     100 (HIGH) with the reason `is_unenrolled`, whatever a model would make of their data.
     """
-    serving_scores = _score(_load(choice), features)
-    reasons = _reasons(_load(choice), features)
+    serving_scores = _score(_load(store, choice), features)
+    reasons = _reasons(_load(store, choice), features)
     arms = None
     if choice.ab is not None:
         ab_choice, share = choice.ab
@@ -136,8 +138,8 @@ def score_features(choice: ModelChoice, course_id: str, features: pd.DataFrame) 
         in_b = arms == "B"
         if in_b.any():
             serving_scores = serving_scores.copy()
-            serving_scores[in_b] = _score(_load(ab_choice), features[in_b])
-            b_reasons = iter(_reasons(_load(ab_choice), features[in_b]))
+            serving_scores[in_b] = _score(_load(store, ab_choice), features[in_b])
+            b_reasons = iter(_reasons(_load(store, ab_choice), features[in_b]))
             reasons = [next(b_reasons) if b else own for own, b in zip(reasons, in_b, strict=True)]
     withdrawn = _withdrawn(features)
     if withdrawn.any():
@@ -152,7 +154,7 @@ def score_features(choice: ModelChoice, course_id: str, features: pd.DataFrame) 
         serving.loc[in_b, "model_version"] = choice.ab[0].model_version
     parts = [serving]
     if choice.shadow is not None:
-        shadow_scores = _score(_load(choice.shadow), features)
+        shadow_scores = _score(_load(store, choice.shadow), features)
         parts.append(_rows(features, choice.shadow, shadow_scores, "shadow"))
     return pd.concat(parts, ignore_index=True)
 
@@ -163,8 +165,10 @@ def predict_course(
     run_id: str,
     now: datetime,
     user_ids: Sequence[int] | None = None,
+    store: ModelStore | None = None,
 ) -> CourseScores:
-    """Score the course's students (all, or `user_ids`) and save the predictions."""
+    """Score the course's students (all, or `user_ids`) and save the predictions; models
+    come from `store` (default: the local store under DROPOUT_MODELS_DIR)."""
     features = read_features(engine, course_id, user_ids)
     if features.empty:
         who = f"students {list(user_ids)} of " if user_ids is not None else ""
@@ -174,7 +178,7 @@ def predict_course(
         )
     with engine.connect() as connection:
         choice = resolve_model_for_course(connection, course_id)
-    rows = score_features(choice, course_id, features)
+    rows = score_features(choice, course_id, features, store or default_model_store())
     saved = save_predictions(engine, course_id, rows, run_id, now, only_users=user_ids)
     return CourseScores(rows, f"{choice.model_name}:{choice.model_version}", saved)
 
@@ -202,6 +206,7 @@ def predict_student(
     course_id: str,
     now: datetime | None = None,
     run_id: str = s.ON_DEMAND_RUN_ID,
+    store: ModelStore | None = None,
 ) -> dict:
     """The student's latest serving prediction; made (and saved) now when there is none.
 
@@ -217,6 +222,7 @@ def predict_student(
         run_id,
         (now or utc_now()).replace(microsecond=0),
         user_ids=[user_id],
+        store=store,
     )
     made = latest_prediction(engine, user_id, course_id)
     assert made is not None, "a saved serving prediction must be latest"

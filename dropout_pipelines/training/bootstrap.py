@@ -75,7 +75,7 @@ def bootstrap_model(
             engine,
             name,
             version,
-            store.model_path(name, version),
+            store=store,
             domain="legacy",
             trained_on=["legacy"],
             training_rows=len(rows),

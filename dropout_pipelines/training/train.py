@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.features.engineering import week_of_course
-from dropout_pipelines.predict.model_store import ModelStore, load_model_file
+from dropout_pipelines.predict.model_store import ModelStore
 from dropout_pipelines.predict.registry import register_model, set_default
 from dropout_pipelines.predict.scoring import feature_matrix
 from dropout_pipelines.predict.selection import NoModelError, resolve_default_model
@@ -135,7 +135,7 @@ def _fit(train: pd.DataFrame, validation: pd.DataFrame, target: str, iterations:
 
 
 def _serving_scores(
-    engine: sa.Engine, test: pd.DataFrame
+    engine: sa.Engine, store: ModelStore, test: pd.DataFrame
 ) -> tuple[str | None, np.ndarray | None, str | None]:
     """(serving default, its scores of the held-out rows, why it could not score them)."""
     try:
@@ -145,7 +145,7 @@ def _serving_scores(
         return None, None, None
     name = f"{current.model_name}:{current.model_version}"
     try:
-        loaded = load_model_file(current.model_path, current.features_csv_path)
+        loaded = store.load_registered(current.model_path, current.features_csv_path)
     except (OSError, ValueError) as error:
         return name, None, f"its model file does not load ({error})"
     missing = [feature for feature in loaded.features if feature not in test.columns]
@@ -217,7 +217,7 @@ def train_and_register(
     }
     version = f"{semester}-{now:%Y%m%d%H%M%S}"
     gate = (
-        gate_decision(engine, f"{name}:{version}", metrics, test, labels, promote)
+        gate_decision(engine, store, f"{name}:{version}", metrics, test, labels, promote)
         if target == "fail"
         else {"promote": False, "reason": "dropout models are registered, never promoted"}
     )
@@ -234,7 +234,7 @@ def train_and_register(
         engine,
         name,
         version,
-        store.model_path(name, version),
+        store=store,
         model_type=target,
         domain=s.SEMESTER_SOURCE,
         metrics=metrics,
@@ -345,6 +345,7 @@ def _record_lineage(
 
 def gate_decision(
     engine: sa.Engine,
+    store: ModelStore,
     candidate: str,
     metrics: dict,
     test: pd.DataFrame,
@@ -355,7 +356,7 @@ def gate_decision(
     held-out rows, compared on the mean AUC of the first half of the course weeks."""
     weeks = metrics["early_weeks"]
     candidate_early = metrics["early_mean_auc"]
-    serving, scores, problem = _serving_scores(engine, test)
+    serving, scores, problem = _serving_scores(engine, store, test)
     serving_curve = auc_by_week(test["snapshot_week"], labels, scores) if scores is not None else {}
     serving_early = mean_auc(serving_curve, weeks) if scores is not None else None
     comparison = [

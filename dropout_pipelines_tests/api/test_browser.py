@@ -20,7 +20,6 @@ SCREENSHOTS = PROJECT_ROOT / "test-output" / "browser"
 ROWS = "#students tbody tr"
 
 
-
 def _names(engine: sa.Engine) -> dict[int, str]:
     e = s.enrollments
     with engine.connect() as connection:

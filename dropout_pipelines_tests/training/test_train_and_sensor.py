@@ -14,9 +14,11 @@ from catboost import CatBoostClassifier
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
 from dropout_pipelines.clock import frozen_clock
-from dropout_pipelines.predict.model_store import LocalModelStore
+from dropout_pipelines.predict.model_store import LocalModelStore, ModelStoreError
 from dropout_pipelines.predict.registry import register_model
 from dropout_pipelines.predict.selection import resolve_default_model
+from dropout_pipelines.predict.service import predict_course
+from dropout_pipelines.simulator.roster import write_course
 from dropout_pipelines.training.semesters import closed_semesters
 from dropout_pipelines.training.sensors import semester_closed_sensor
 from dropout_pipelines.training.train import MODEL_FEATURES, load_training_rows, train_and_register
@@ -25,6 +27,7 @@ from dropout_pipelines.warehouse.bulk import frame_records
 from dropout_pipelines.warehouse.create import create_schema
 from dropout_pipelines.warehouse.engine import get_engine
 from dropout_pipelines.warehouse.resource import WarehouseResource
+from dropout_pipelines_tests.support.memory_store import InMemoryModelStore
 
 NOW = datetime(2026, 11, 29, 12, 0)
 
@@ -276,3 +279,43 @@ def test_semester_closed_sensor_with_an_injected_clock(sqlite_url, monkeypatch):
             build_sensor_context(instance=instance, resources=resources, cursor=result.cursor)
         )
     assert [r.partition_key for r in later.run_requests] == ["2026_S2"]
+
+
+def test_training_and_scoring_use_only_the_store_they_are_given(warehouse, tmp_path, monkeypatch):
+    """A second ModelStore (in memory): training saves, registers and gates through it, and
+    scoring loads from it; the local store under DROPOUT_MODELS_DIR is never touched."""
+    local = tmp_path / "local-models"
+    monkeypatch.setenv("DROPOUT_MODELS_DIR", str(local))
+    store = InMemoryModelStore()
+    first = train_and_register(warehouse, store, "2026_S1", iterations=60, now=NOW, log=print)
+    _add_course(warehouse, _rows("2026_S1", seed=1).assign(course_id="course-v1:ORG+C2+2026_S1"))
+    second = train_and_register(
+        warehouse,
+        store,
+        "2026_S1",
+        iterations=40,
+        promote="never",
+        now=NOW + timedelta(minutes=1),
+        log=print,
+    )
+    assert first.promoted and not second.promoted
+    # the gate scored the held-out rows with the serving model, loaded from the store
+    roles = {row["role"]: row for row in second.comparison}
+    assert roles["serving default"]["early_mean_auc"] is not None, roles
+    rows = _registry(warehouse)
+    assert sorted(row["model_path"] for row in rows) == sorted(
+        [f"{first.model_name}/{first.model_version}", f"{second.model_name}/{second.model_version}"]
+    )
+    assert all(row["features_csv_path"] is None for row in rows)
+
+    course = "course-v1:ORG+LIVE+2026_S2"
+    write_course(warehouse, course, 40, NOW)
+    loads_before = store.loads
+    scores = predict_course(warehouse, course, "run-memory", NOW, store=store)
+    assert scores.summary()["students"] == 40
+    assert scores.serving_model == f"{first.model_name}:{first.model_version}"
+    assert store.loads > loads_before
+    assert not local.exists()  # nothing went around the store to the default folder
+    # The same rows through the default (local) store: its key is not there.
+    with pytest.raises(ModelStoreError, match="is not in the store"):
+        predict_course(warehouse, course, "run-local", NOW)

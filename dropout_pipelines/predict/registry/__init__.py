@@ -22,7 +22,7 @@ from dropout_pipelines.predict.registry.changes import (
 from dropout_pipelines.predict.registry.defaults import activate, deactivate, set_default
 from dropout_pipelines.predict.registry.listings import list_mappings, list_models
 from dropout_pipelines.predict.registry.mappings import map_course
-from dropout_pipelines.predict.registry.register import register_model, validate_model_files
+from dropout_pipelines.predict.registry.register import register_model, validated_reference
 
 __all__ = [
     "RegistryChange",
@@ -35,5 +35,5 @@ __all__ = [
     "parse_request",
     "register_model",
     "set_default",
-    "validate_model_files",
+    "validated_reference",
 ]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from dropout_pipelines.predict.model_store import ModelStoreError, load_model_file
+from dropout_pipelines.predict.model_store import (
+    ModelStore,
+    ModelStoreError,
+    default_model_store,
+)
 from dropout_pipelines.predict.registry.changes import (
     RegistryChange,
     RegistryError,
@@ -119,8 +123,11 @@ def deactivate(
     )
 
 
-def activate(engine: sa.Engine, model_name: str, model_version: str) -> RegistryChange:
-    """Put a model version back in service, once its files still load and agree."""
+def activate(
+    engine: sa.Engine, model_name: str, model_version: str, store: ModelStore | None = None
+) -> RegistryChange:
+    """Put a model version back in service, once its model still loads from the store
+    (default: the local store under DROPOUT_MODELS_DIR) and agrees with its features."""
     check_key(model_name, model_version)
     r = s.model_registry
     with engine.begin() as connection:
@@ -134,7 +141,7 @@ def activate(engine: sa.Engine, model_name: str, model_version: str) -> Registry
                 changed=False,
             )
         try:
-            load_model_file(row.model_path, row.features_csv_path)
+            (store or default_model_store()).load_registered(row.model_path, row.features_csv_path)
         except ModelStoreError as error:
             raise RegistryError(
                 f"cannot activate {model_key(model_name, model_version)}: {error}"

@@ -14,7 +14,7 @@ from dropout_pipelines.predict.model_store import (
     FEATURES_FILE,
     ModelStore,
     ModelStoreError,
-    load_model_file,
+    default_model_store,
 )
 from dropout_pipelines.predict.registry.changes import (
     RegistryChange,
@@ -32,22 +32,13 @@ from dropout_pipelines.predict.registry.requests import RegisterModelRequest
 from dropout_pipelines.warehouse import schema as s
 
 
-def _model_files(
+def _file_references(
     model_name: str,
     model_version: str,
-    model_path: str | Path | None,
+    model_path: str | Path,
     features_csv_path: str | Path | None,
-    store: ModelStore | None,
-) -> tuple[Path, Path]:
-    if model_path is None:
-        if store is None:
-            raise RegistryError(
-                f"no model file for {model_key(model_name, model_version)}: give model_path "
-                "(and features_csv_path), or a model store that holds the version"
-            )
-        model_path = store.model_path(model_name, model_version)
-        if features_csv_path is None:
-            features_csv_path = store.features_csv_path(model_name, model_version)
+) -> tuple[str, str]:
+    """Absolute paths of a model registered by file (features.csv next to it by default)."""
     model_file = Path(model_path).expanduser().resolve()
     if features_csv_path is None:
         features_csv_path = model_file.parent / FEATURES_FILE
@@ -56,20 +47,39 @@ def _model_files(
                 f"no feature list for {model_key(model_name, model_version)}: give "
                 f"features_csv_path (no {FEATURES_FILE} next to {model_file})"
             )
-    return model_file, Path(features_csv_path).expanduser().resolve()
+    return str(model_file), str(Path(features_csv_path).expanduser().resolve())
 
 
-def validate_model_files(
-    model_name: str, model_version: str, model_path: Path, features_csv_path: Path
-) -> list[str]:
-    """The model's ordered feature list, once the file has loaded with CatBoost and the
-    feature list has matched the model's own feature names (order included)."""
+def validated_reference(
+    model_name: str,
+    model_version: str,
+    model_path: str | Path | None,
+    features_csv_path: str | Path | None,
+    store: ModelStore | None,
+) -> tuple[str, str | None, list[str]]:
+    """(model_path, features_csv_path, features) for the registry row, once the model has
+    loaded through the store and agreed with its feature list (order included).
+
+    Without `model_path` the version must be in `store` and the row holds its store key;
+    with it, the row holds the file's absolute path (a file registered by path)."""
+    if model_path is None:
+        if store is None:
+            raise RegistryError(
+                f"no model file for {model_key(model_name, model_version)}: give model_path "
+                "(and features_csv_path), or a model store that holds the version"
+            )
+        reference, features_reference = store.key(model_name, model_version), None
+    else:
+        reference, features_reference = _file_references(
+            model_name, model_version, model_path, features_csv_path
+        )
     try:
-        return load_model_file(model_path, features_csv_path).features
+        loaded = (store or default_model_store()).load_registered(reference, features_reference)
     except ModelStoreError as error:
         raise RegistryError(
             f"cannot register {model_key(model_name, model_version)}: {error}"
         ) from error
+    return reference, features_reference, loaded.features
 
 
 def register_model(
@@ -92,10 +102,10 @@ def register_model(
 ) -> RegistryChange:
     """Add a model version to the registry (optionally as the new default).
 
-    The files are either given (`model_path`, `features_csv_path`; the feature list defaults
-    to `features.csv` next to the model) or taken from `store` by name and version. The
-    model must load with CatBoost and its feature list must equal the model's feature names,
-    order included, before anything is written. Paths are stored absolute.
+    The model is either in `store` (the row holds its key, `name/version`) or a file given
+    by `model_path`, `features_csv_path` (the feature list defaults to `features.csv` next to
+    the model; the row holds absolute paths). It must load with CatBoost and its feature
+    list must equal the model's feature names, order included, before anything is written.
     """
     request = parse_request(
         RegisterModelRequest,
@@ -112,10 +122,9 @@ def register_model(
         active=active,
     )
     check_run_id(run_id)
-    model_file, features_file = _model_files(
+    reference, features_reference, features = validated_reference(
         model_name, model_version, model_path, features_csv_path, store
     )
-    features = validate_model_files(model_name, model_version, model_file, features_file)
 
     r = s.model_registry
     try:
@@ -133,8 +142,8 @@ def register_model(
                 sa.insert(r).values(
                     model_name=model_name,
                     model_version=model_version,
-                    model_path=str(model_file),
-                    features_csv_path=str(features_file),
+                    model_path=reference,
+                    features_csv_path=features_reference,
                     model_type=model_type,
                     domain=domain,
                     metrics=request.metrics,
@@ -154,7 +163,7 @@ def register_model(
     state = "active" if active else "inactive"
     summary = (
         f"registered {model_key(model_name, model_version)} ({state}, {len(features)} features) "
-        f"from {model_file}"
+        f"from {reference}"
     )
     if make_default:
         summary += "; it is now the default model"
