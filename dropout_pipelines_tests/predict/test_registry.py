@@ -67,8 +67,10 @@ def test_register_from_the_store_and_as_default(
     change = register_model(warehouse, "fm101", "2", store=model_store, make_default=True)
     assert "now the default model (was model fm101 version 1)" in change.summary
     assert default_models(warehouse) == [("fm101", "2")]
-    paths = list_models(warehouse).set_index("model_version")["model_path"]
-    assert Path(paths["2"]) == model_store.model_path("fm101", "2")
+    # A model the store holds is registered by its store key, not a file path.
+    rows = list_models(warehouse).set_index("model_version")
+    assert rows.loc["2", "model_path"] == model_store.key("fm101", "2") == "fm101/2"
+    assert rows.loc["2", "features_csv_path"] is None
 
 
 def test_features_csv_defaults_to_the_file_next_to_the_model(warehouse, stored_model):

@@ -149,7 +149,7 @@ def test_every_command_and_its_refusals(
     refused = [
         (("set-default", "fm101", "7"), "registered versions of fm101: 1, 2"),
         (("register", "fm101", "2"), "already registered"),
-        (("register", "fm101", "3"), "model file .*fm101/3/model.cbm not found"),
+        (("register", "fm101", "3"), "model fm101 version 3 is not in the store"),
         (("register", "fm101", "4", "--metrics", "{oops"), "--metrics is not valid JSON"),
         (("map", COURSE, "nope"), "model nope is not registered"),
         (("map", COURSE, "fm101", "--ab-share", "0.3"), "ab_share is set without ab_model_name"),

@@ -113,7 +113,11 @@ def test_a_refused_change_fails_the_run_and_changes_nothing(
     before = snapshot(engine)
     refused = [
         (register_model_job, {"model_name": "fm101", "model_version": "1"}, "already registered"),
-        (register_model_job, {"model_name": "fm101", "model_version": "5"}, "not found"),
+        (
+            register_model_job,
+            {"model_name": "fm101", "model_version": "5"},
+            "model fm101 version 5 is not in the store",
+        ),
         (
             map_course_job,
             {"course_id": COURSE, "model_name": "fm101", "ab_share": 0.2},

@@ -110,13 +110,14 @@ def test_resolve_reads_the_registry(warehouse, stored_model, model_store):
 
     choice = resolve_model_for_course(warehouse, COURSE)
     assert (choice.label, choice.source) == ("base:1", "default")
-    assert choice.model_path == str(model_store.model_path("base", "1"))
+    assert choice.model_path == model_store.key("base", "1")
 
     map_course(warehouse, COURSE, "fm101", shadow_model_name="base")
     with warehouse.connect() as connection:  # a connection works as well as an engine
         choice = resolve_model_for_course(connection, COURSE)
     assert (choice.label, choice.source, choice.shadow.label) == ("fm101:2", "mapping", "base:1")
-    assert choice.features_csv_path == str(model_store.features_csv_path("fm101", "2"))
+    # a stored model's row is its store key; the store knows its feature list
+    assert (choice.model_path, choice.features_csv_path) == ("fm101/2", None)
 
     deactivate(warehouse, "fm101", "2")
     assert resolve_model_for_course(warehouse, COURSE).label == "fm101:1"  # newest ACTIVE
