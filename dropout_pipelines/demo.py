@@ -237,6 +237,10 @@ def main() -> int:
         "open the Dagster UI with `make dev`, then http://127.0.0.1:3000 "
         "(Runs, Assets, the course partitions)"
     )
+    say(
+        "the instructors' page: `make serve`, then http://127.0.0.1:8000 "
+        "(sign in with the token it prints)"
+    )
     return 0
 
 
