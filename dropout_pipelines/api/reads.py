@@ -107,12 +107,11 @@ SORT_COLUMNS: dict[str, sa.ColumnElement] = {
 
 
 def _like_pattern(text: str) -> str:
-    # `text` is already folded (lower case, no accents): the column side is folded too.
-    """`%text%` with LIKE's own wildcards in the text taken literally."""
-    escaped = (text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%")).replace(
-        "_", LIKE_ESCAPE + "_"
-    )
-    return f"%{escaped}%"
+    """`%text%` with LIKE's own wildcards in `text` taken literally. `text` is already
+    folded (lower case, no accents), as the column side is."""
+    for special in (LIKE_ESCAPE, "%", "_"):  # the escape character itself first
+        text = text.replace(special, LIKE_ESCAPE + special)
+    return f"%{text}%"
 
 
 def _students_source() -> sa.FromClause:
