@@ -1,13 +1,15 @@
 """How much slower is the predictions step than scoring and writing bare? (`make bench-predict`)
 
-The `predictions` asset calls `predict_course` once per course: read the course's
-`student_features`, resolve its model, score every student, then in one transaction retire
-the previous latest rows and append the new ones. Its goal is to cost at most 1.5× the
-*floor*: `predict_proba` on the same feature matrix plus one bulk INSERT of as many rows
-(the same columns `save_predictions` writes) into an empty twin of `predictions` with its
-primary key, constraints, computed column and indexes, i.e. the model's own work plus what
-the database needs to store the rows once where they must be stored. Reading the features
-is deliberately not in the floor: it is overhead the step must keep within the budget. A
+The `predictions` asset calls `predict_course` once per course: resolve its model, read the
+course's `student_features`, score every student and explain each score (SHAP reasons), then
+in one transaction retire the previous latest rows and append the new ones. Its goal is to
+cost at most 1.5× the *floor*: the model's own work, CatBoost's `predict_proba` and
+SHAP values on the same feature matrix, plus one bulk INSERT of the very rows the step
+stores (the same columns and values, reasons text included, made before the clock starts)
+into an empty twin of `predictions` with its primary key, constraints, computed column and
+indexes: what the database needs to store the rows once where they must be stored. Reading
+the features, ranking the SHAP values into reasons and building the rows are deliberately
+not in the floor: they are overhead the step must keep within the budget. A
 wall-clock number on its own depends on the machine; the ratio to the floor, measured in the
 same run on the same data and database, stays comparable between machines.
 
@@ -16,11 +18,11 @@ course of generated students into `student_features`, registers a real CatBoost 
 (`fit_fail_model` on generated labelled rows, `LEGACY_MODEL_FEATURES`, saved in a temporary
 `LocalModelStore`) as the default, and then times, in this order:
 
-1. the floor (predict_proba and the INSERT timed together, each part split out);
+1. the floor (predict_proba, SHAP and the INSERT timed together, each part split out);
 2. `predict_course` on an empty history (run 1), then again (run 2), when it also retires
    the previous latest row of every student, as every scheduled run after the first does;
    each run starts with a cold model cache, like a Dagster step in a fresh process;
-3. a naive first version, one student at a time (read its row, predict_proba on one row,
+3. a naive first version, one student at a time (read its row, score and explain it,
    retire its latest row, insert one row, commit), timed on a sample and scaled linearly;
 4. the floor again: the faster of the two floors is the one ratios use, so a burst of
    load from other processes during one of them can only make the goal harder to meet.
@@ -31,10 +33,12 @@ Nothing is cached between runs of the benchmark: every number printed comes from
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -73,7 +77,12 @@ from dropout_pipelines.predict.model_store import (
     load_model_file,
 )
 from dropout_pipelines.predict.registry import register_model
-from dropout_pipelines.predict.scoring import fail_risk_scores, feature_matrix
+from dropout_pipelines.predict.scoring import (
+    fail_risk_scores,
+    feature_matrix,
+    shap_values,
+    top_reasons,
+)
 from dropout_pipelines.predict.writes import PREDICTION_COLUMNS
 from dropout_pipelines.training.fit import LEGACY_MODEL_FEATURES, fit_fail_model
 from dropout_pipelines.warehouse import schema as s
@@ -98,7 +107,7 @@ MODEL_NAME = "bench_fail"
 MODEL_VERSION = "1"
 FLOOR_TABLE = "predictions_floor_copy"
 LOAD_CHUNK_ROWS = 10_000
-# What save_predictions inserts: the frame's columns plus the four it adds.
+# What score_and_save inserts: the frame's columns plus the four it adds.
 FLOOR_COLUMNS: tuple[str, ...] = (
     *PREDICTION_COLUMNS,
     "course_id",
@@ -107,8 +116,9 @@ FLOOR_COLUMNS: tuple[str, ...] = (
     "predicted_at",
 )
 
-FLOOR_TOTAL = "floor: predict_proba + bulk INSERT"
+FLOOR_TOTAL = "floor: predict_proba + SHAP + bulk INSERT"
 FLOOR_PROBA = "floor: predict_proba"
+FLOOR_SHAP = "floor: SHAP values"
 FLOOR_INSERT = "floor: bulk INSERT (indexed twin)"
 RUN_LABELS: tuple[str, str] = (
     "predictions step, run 1 (empty history)",
@@ -132,12 +142,14 @@ MINOR_STATEMENT_S = 0.005
 # them splits the step's own run into phases without a second, differently-timed run.
 # (`CourseScores.timings` exists but predict_course does not fill it.)
 PHASES: tuple[tuple[str, str], ...] = (
-    ("read_features", "read student_features"),
     ("resolve_model_for_course", "resolve model"),
-    ("score_features", "score (load model, predict_proba, frame)"),
-    ("save_predictions", "save (records, lock, retire, insert, commit)"),
+    ("columns_to_read", "load model, pick columns"),
+    ("read_features", "read student_features"),
+    ("score_features", "score (predict_proba, SHAP, reasons, frame)"),
+    ("score_and_save", "save (lock, retire while scoring, insert, commit)"),
 )
 OTHER_PHASE = "other"
+SAVE_PHASE = PHASES[-1][1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,14 +267,15 @@ def load_student_features(engine: sa.Engine, frame: pd.DataFrame) -> None:
 
 @dataclass(frozen=True)
 class FloorTiming:
-    """One floor measurement: predict_proba and the INSERT back to back, split."""
+    """One floor measurement: predict_proba, SHAP and the INSERT back to back, split."""
 
     proba_s: float
+    shap_s: float
     insert_s: float
 
     @property
     def total_s(self) -> float:
-        return self.proba_s + self.insert_s
+        return self.proba_s + self.shap_s + self.insert_s
 
 
 def floor_table() -> sa.Table:
@@ -271,9 +284,14 @@ def floor_table() -> sa.Table:
 
 
 def measure_floor(
-    engine: sa.Engine, model: LoadedModel, matrix: pd.DataFrame, features: pd.DataFrame
+    engine: sa.Engine,
+    model: LoadedModel,
+    matrix: pd.DataFrame,
+    features: pd.DataFrame,
+    reasons: list[str],
 ) -> FloorTiming:
-    """predict_proba on `matrix`, then one committed executemany INSERT of its rows.
+    """predict_proba and SHAP values on `matrix`, then one committed executemany INSERT of
+    the rows the step stores (`reasons`: its reasons text, made before the clock starts).
 
     The INSERT's time includes building its parameters from the scores (nothing can store
     rows without that), through the pure scoring rules the step uses too.
@@ -286,6 +304,8 @@ def measure_floor(
         started = time.perf_counter()
         probabilities = model.model.predict_proba(matrix)[:, 1]
         scored = time.perf_counter()
+        shap_values(model.model, matrix)
+        explained = time.perf_counter()
         scores = fail_risk_scores(probabilities)
         rows = pd.DataFrame(
             {
@@ -295,6 +315,7 @@ def measure_floor(
                 "snapshot_grade": features["mooc_grade_percentage"].to_numpy("float64"),
                 "snapshot_completion_rate": features["mooc_completion_rate"].to_numpy("float64"),
                 "snapshot_week": features["week_of_course"].to_numpy(),
+                "reasons": reasons,
             }
         )
         constants = {
@@ -308,7 +329,9 @@ def measure_floor(
             "predicted_at": NOW,
         }
         # The same column-wise parameter building as the predictions step's own INSERT.
-        sql, params = insert_frame_params(engine.dialect, table, rows, constants)
+        sql, params = insert_frame_params(
+            engine.dialect, table, rows, constants, encoded={"reasons"}
+        )
         with engine.begin() as connection:
             connection.exec_driver_sql(sql, params)
         finished = time.perf_counter()
@@ -316,7 +339,7 @@ def measure_floor(
             written = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
         if written != len(matrix):
             raise RuntimeError(f"the floor wrote {written} rows, expected {len(matrix)}")
-        return FloorTiming(scored - started, finished - scored)
+        return FloorTiming(scored - started, explained - scored, finished - explained)
     finally:
         table.drop(engine)
         settle(engine)
@@ -356,31 +379,40 @@ def _phase_split(engine: sa.Engine, timing: StepTiming) -> Iterator[None]:
     block (predict_course looks them up at call time); DB-API time comes from the engine's
     cursor-execute events, so SQLAlchemy's own per-row work shows up as the difference.
     """
-    current = [OTHER_PHASE]
+    # The phases under way, innermost last, each with the seconds its nested phases took:
+    # scoring runs inside score_and_save, and a phase's own time leaves them out.
+    stack: list[list[Any]] = [[OTHER_PHASE, 0.0]]
     statements: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     originals = {name: getattr(service, name) for name, _ in PHASES}
 
     def wrap(function: Callable[..., Any], label: str) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
-            current[0] = label
+            stack.append([label, 0.0])
             try:
                 return function(*args, **kwargs)
             finally:
-                current[0] = OTHER_PHASE
-                timing.phases[label] = timing.phases.get(label, 0.0) + (
-                    time.perf_counter() - started
-                )
+                spent = time.perf_counter() - started
+                _, nested_s = stack.pop()
+                timing.phases[label] = timing.phases.get(label, 0.0) + spent - nested_s
+                stack[-1][1] += spent
 
         return timed
 
     # Event arguments: (connection, cursor, statement, parameters, context, executemany).
+    # A statement counts for the phase under way, except one sent from another thread: the
+    # retire, which score_and_save runs beside the scoring.
+    step_thread = threading.current_thread()
+
     def before(conn: sa.Connection, *_: Any) -> None:
-        conn.info.setdefault("bench_predict_started", []).append(time.perf_counter())
+        label = stack[-1][0] if threading.current_thread() is step_thread else SAVE_PHASE
+        sent = (time.perf_counter(), label)
+        conn.info.setdefault("bench_predict_started", []).append(sent)
 
     def after(conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        spent = time.perf_counter() - conn.info["bench_predict_started"].pop()
-        timing.db_api[current[0]] = timing.db_api.get(current[0], 0.0) + spent
+        started, label = conn.info["bench_predict_started"].pop()
+        spent = time.perf_counter() - started
+        timing.db_api[label] = timing.db_api.get(label, 0.0) + spent
         entry = statements[statement_label(statement)]
         entry[0] += 1
         entry[1] += spent
@@ -465,6 +497,7 @@ def measure_naive(
             )
             matrix = feature_matrix(pd.DataFrame([dict(row)]), model.features)
             score = float(fail_risk_scores(model.model.predict_proba(matrix)[:, 1])[0])
+            (reasons,) = top_reasons(model.model, matrix)
             connection.execute(
                 sa.update(predictions)
                 .where(
@@ -488,6 +521,7 @@ def measure_naive(
                     snapshot_grade=row["mooc_grade_percentage"],
                     snapshot_completion_rate=row["mooc_completion_rate"],
                     snapshot_week=row["week_of_course"],
+                    reasons=json.loads(reasons),
                     run_id="naive",
                     predicted_at=NOW,
                 )
@@ -555,9 +589,10 @@ def run_backend(
                 )
             model = load_model_file(stored.model_path, stored.features_csv_path)
             matrix = feature_matrix(features, model.features)
+            reasons = top_reasons(model.model, matrix)
             floors = []
             with _timed(f"{backend}: floor"):
-                floors.append(measure_floor(engine, model, matrix, features))
+                floors.append(measure_floor(engine, model, matrix, features, reasons))
             runs = []
             for number, label in enumerate(RUN_LABELS, start=1):
                 label = label.format(students=f"{students:,}")
@@ -569,7 +604,7 @@ def run_backend(
                 naive = measure_naive(engine, model, sample, students)
             _check_latest(engine, students)
             with _timed(f"{backend}: floor again"):
-                floors.append(measure_floor(engine, model, matrix, features))
+                floors.append(measure_floor(engine, model, matrix, features, reasons))
         finally:
             engine.dispose()
     result = BackendResult(backend, students, floors, runs, naive)
@@ -598,6 +633,7 @@ def summary_rows(results: Sequence[BackendResult]) -> list[list[str]]:
         for label, seconds in (
             (FLOOR_TOTAL, floor.total_s),
             (FLOOR_PROBA, floor.proba_s),
+            (FLOOR_SHAP, floor.shap_s),
             (FLOOR_INSERT, floor.insert_s),
         ):
             ratio = f"{r.ratio(seconds):.2f}×"
@@ -682,7 +718,7 @@ def statement_rows(results: Sequence[BackendResult]) -> tuple[list[str], list[li
 
 def floor_rows(results: Sequence[BackendResult]) -> tuple[list[str], list[list[str]]]:
     """Both floor measurements, so their spread (the machine's noise) is visible."""
-    header = ["backend", "floor", "predict_proba s", "INSERT s", "total s", "used"]
+    header = ["backend", "floor", "predict_proba s", "SHAP s", "INSERT s", "total s", "used"]
     rows = []
     for r in results:
         for index, floor in enumerate(r.floors, start=1):
@@ -692,6 +728,7 @@ def floor_rows(results: Sequence[BackendResult]) -> tuple[list[str], list[list[s
                     r.backend,
                     f"{index} ({when})",
                     f"{floor.proba_s:.3f}",
+                    f"{floor.shap_s:.3f}",
                     f"{floor.insert_s:.3f}",
                     f"{floor.total_s:.3f}",
                     "yes" if floor is r.floor else "",
@@ -703,13 +740,15 @@ def floor_rows(results: Sequence[BackendResult]) -> tuple[list[str], list[list[s
 def notes(results: Sequence[BackendResult]) -> list[str]:
     naive = results[0].naive if results else None
     lines = [
-        "- Floor: predict_proba on the course's feature matrix + one committed executemany "
-        f"INSERT of as many rows (the {len(FLOOR_COLUMNS)} columns save_predictions writes) "
-        "into a table without primary key, index or CHECK; the faster of two floors "
-        "(before the runs, after the naive run) is used.",
-        "- Predictions step: predict_course end to end (read features, resolve the model, "
-        "load it from a cold cache, score, save in one transaction); run 2 also retires "
-        "every student's previous latest row.",
+        "- Floor: CatBoost's predict_proba and SHAP values on the course's feature matrix + "
+        "one committed executemany INSERT of the rows the step stores (the "
+        f"{len(FLOOR_COLUMNS)} columns score_and_save writes, reasons text included, made "
+        "before the clock starts) into an empty twin of predictions with its primary key, "
+        "CHECKs, computed column and indexes; the faster of two floors (before the runs, "
+        "after the naive run) is used.",
+        "- Predictions step: predict_course end to end (resolve the model, load it from a "
+        "cold cache, read the columns it takes, score, rank SHAP values into reasons, save "
+        "in one transaction); run 2 also retires every student's previous latest row.",
     ]
     if naive is not None:
         scaled = (
@@ -720,14 +759,15 @@ def notes(results: Sequence[BackendResult]) -> list[str]:
             else f"timed on all {naive.students:,} students"
         )
         lines.append(
-            "- Naive: one transaction per student (SELECT its row, predict_proba on one "
-            f"row, UPDATE its latest flag, INSERT one row), {scaled}."
+            "- Naive: one transaction per student (SELECT its row, predict_proba and "
+            f"reasons on one row, UPDATE its latest flag, INSERT one row), {scaled}."
         )
     lines.append(
         "- 'in cursor.execute s' is the time inside the driver's execute/executemany calls "
         "(the engine's cursor events); the rest of a phase is Python. pymysql reads a "
         "SELECT's rows inside execute, sqlite3 while they are fetched afterwards, so on "
-        "SQLite a read's rows count as Python."
+        "SQLite a read's rows count as Python. The retire runs beside the scoring and counts "
+        "for save, so save's time in cursor.execute can exceed its own time."
     )
     return lines
 

@@ -6,6 +6,7 @@ demand) and the benchmark, so the three can never disagree on how a score is mad
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,12 +23,20 @@ from dropout_pipelines.predict.scoring import (
     feature_matrix,
     top_reasons,
 )
-from dropout_pipelines.predict.selection import ModelChoice, resolve_model_for_course
-from dropout_pipelines.predict.writes import save_predictions
+from dropout_pipelines.predict.selection import ModelChoice, NoModelError, resolve_model_for_course
+from dropout_pipelines.predict.writes import score_and_save
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.risk_levels import risk_levels
 
-FEATURE_READ_COLUMNS: tuple[str, ...] = ("user_id", *s.FEATURE_COLUMN_NAMES)
+# Read for every course, whatever its model needs: the key, what a prediction keeps as its
+# snapshot, and the withdrawal flag that overrides a score.
+ALWAYS_READ: tuple[str, ...] = (
+    "user_id",
+    "mooc_grade_percentage",
+    "mooc_completion_rate",
+    "week_of_course",
+    "is_unenrolled",
+)
 
 
 class NoFeaturesError(LookupError):
@@ -58,15 +67,20 @@ class CourseScores:
 
 
 def read_features(
-    engine: sa.Engine, course_id: str, user_ids: Sequence[int] | None = None
+    engine: sa.Engine,
+    course_id: str,
+    user_ids: Sequence[int] | None = None,
+    columns: Sequence[str] = ALWAYS_READ,
 ) -> pd.DataFrame:
-    """student_features rows of a course (or of some of its students): the id and the
-    feature columns, not the JSON and timestamps nothing here reads (decoding them cost
-    more than the rest of the read)."""
+    """`columns` of a course's student_features rows (or of some of its students).
+
+    Only what scoring uses is read: a course's models need a handful of the ~50 feature
+    columns, and reading and decoding the rest cost more than the model itself. A column
+    student_features does not have is left out here, for `feature_matrix` to name.
+    """
     table = s.student_features
-    query = sa.select(*(table.c[name] for name in FEATURE_READ_COLUMNS)).where(
-        table.c.course_id == course_id
-    )
+    names = dict.fromkeys(["user_id", *(name for name in columns if name in table.c)])
+    query = sa.select(*(table.c[name] for name in names)).where(table.c.course_id == course_id)
     if user_ids is not None:
         query = query.where(table.c.user_id.in_([int(u) for u in user_ids]))
     with engine.connect() as connection:
@@ -79,12 +93,27 @@ def _load(store: ModelStore, choice: ModelChoice) -> LoadedModel:
     return store.load_registered(choice.model_path, choice.features_csv_path)
 
 
+def _every_model(choice: ModelChoice) -> list[ModelChoice]:
+    """The serving model and its challengers (A/B model B, shadow)."""
+    return [
+        choice,
+        *([choice.ab[0]] if choice.ab is not None else []),
+        *([choice.shadow] if choice.shadow is not None else []),
+    ]
+
+
+def columns_to_read(choice: ModelChoice, store: ModelStore) -> list[str]:
+    """ALWAYS_READ plus every feature one of the course's models takes, in a stable order."""
+    features = (name for model in _every_model(choice) for name in _load(store, model).features)
+    return list(dict.fromkeys([*ALWAYS_READ, *features]))
+
+
 def _score(model: LoadedModel, features: pd.DataFrame) -> np.ndarray:
     matrix = feature_matrix(features, model.features)
     return fail_risk_scores(model.model.predict_proba(matrix)[:, 1])
 
 
-def _reasons(model: LoadedModel, features: pd.DataFrame) -> list[list[dict]]:
+def _reasons(model: LoadedModel, features: pd.DataFrame) -> list[str]:
     return top_reasons(model.model, feature_matrix(features, model.features))
 
 
@@ -94,7 +123,7 @@ def _rows(
     scores: np.ndarray,
     purpose: str,
     arms: np.ndarray | None = None,
-    reasons: list[list[dict]] | None = None,
+    reasons: list[str] | None = None,
 ) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -113,7 +142,7 @@ def _rows(
     )
 
 
-WITHDRAWN_REASON = [{"feature": "is_unenrolled", "value": 1.0, "contribution": None}]
+WITHDRAWN_REASON = json.dumps([{"feature": "is_unenrolled", "value": 1.0, "contribution": None}])
 
 
 def _withdrawn(features: pd.DataFrame) -> np.ndarray:
@@ -159,6 +188,14 @@ def score_features(
     return pd.concat(parts, ignore_index=True)
 
 
+def _no_features(course_id: str, user_ids: Sequence[int] | None) -> NoFeaturesError:
+    who = f"students {list(user_ids)} of " if user_ids is not None else ""
+    return NoFeaturesError(
+        f"no student_features for {who}course {course_id}: ingest the course first "
+        "(materialize its student_features partition)"
+    )
+
+
 def predict_course(
     engine: sa.Engine,
     course_id: str,
@@ -168,18 +205,30 @@ def predict_course(
     store: ModelStore | None = None,
 ) -> CourseScores:
     """Score the course's students (all, or `user_ids`) and save the predictions; models
-    come from `store` (default: the local store under DROPOUT_MODELS_DIR)."""
-    features = read_features(engine, course_id, user_ids)
+    come from `store` (default: the local store under DROPOUT_MODELS_DIR).
+
+    The models are chosen first, so only the feature columns they take are read. A course
+    that has neither features nor a model is reported as not ingested: that comes first.
+    """
+    store = store or default_model_store()
+    try:
+        with engine.connect() as connection:
+            choice = resolve_model_for_course(connection, course_id)
+    except NoModelError:
+        if read_features(engine, course_id, user_ids).empty:
+            raise _no_features(course_id, user_ids) from None
+        raise
+    features = read_features(engine, course_id, user_ids, columns_to_read(choice, store))
     if features.empty:
-        who = f"students {list(user_ids)} of " if user_ids is not None else ""
-        raise NoFeaturesError(
-            f"no student_features for {who}course {course_id}: ingest the course first "
-            "(materialize its student_features partition)"
-        )
-    with engine.connect() as connection:
-        choice = resolve_model_for_course(connection, course_id)
-    rows = score_features(choice, course_id, features, store or default_model_store())
-    saved = save_predictions(engine, course_id, rows, run_id, now, only_users=user_ids)
+        raise _no_features(course_id, user_ids)
+    rows, saved = score_and_save(
+        engine,
+        course_id,
+        lambda: score_features(choice, course_id, features, store),
+        run_id,
+        now,
+        only_users=user_ids,
+    )
     return CourseScores(rows, f"{choice.model_name}:{choice.model_version}", saved)
 
 

@@ -16,6 +16,7 @@ import pytest
 from benchmarks.predict import (
     FLOOR_INSERT,
     FLOOR_PROBA,
+    FLOOR_SHAP,
     FLOOR_TOTAL,
     OTHER_PHASE,
     PHASE_COLUMNS,
@@ -55,11 +56,11 @@ def test_summary_has_the_columns_and_steps(printed: str) -> None:
     assert header == list(TABLE_COLUMNS)
     assert {row[0] for row in rows} == {"sqlite"}
     steps = [row[1] for row in rows]
-    assert steps[:3] == [FLOOR_TOTAL, FLOOR_PROBA, FLOOR_INSERT]
-    assert steps[3] == "predictions step, run 1 (empty history)"
-    assert steps[4] == "predictions step, run 2 (retires 500 latest)"
-    assert steps[5] == "naive per student (all 500 timed)"  # 500 < the 2,000 sample
-    assert len(rows) == 6
+    assert steps[:4] == [FLOOR_TOTAL, FLOOR_PROBA, FLOOR_SHAP, FLOOR_INSERT]
+    assert steps[4] == "predictions step, run 1 (empty history)"
+    assert steps[5] == "predictions step, run 2 (retires 500 latest)"
+    assert steps[6] == "naive per student (all 500 timed)"  # 500 < the 2,000 sample
+    assert len(rows) == 7
 
 
 def test_goal_verdicts_agree_with_the_printed_ratios(printed: str) -> None:

@@ -26,6 +26,7 @@ from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.predict.comparison import compare_models, risk_timeline
 from dropout_pipelines.predict.registry import map_course, register_model
 from dropout_pipelines.predict.service import NoFeaturesError, predict_course, predict_student
+from dropout_pipelines.predict.writes import score_and_save
 from dropout_pipelines.settings import PROJECT_ROOT
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import frame_records
@@ -111,6 +112,20 @@ def test_predict_course_scores_everyone_and_keeps_history(course):
     timeline = risk_timeline(course, 1, COURSE)
     assert [point["run_id"] for point in timeline] == ["run-1", "run-2"]
     assert [bool(point["is_latest"]) for point in timeline] == [False, True]
+
+
+def test_scoring_that_fails_after_the_retire_was_sent_leaves_the_latest_rows(course):
+    """The retire runs while the scores are made: a scoring error must undo it."""
+    predict_course(course, COURSE, "run-1", NOW)
+
+    def failing_score() -> pd.DataFrame:
+        raise RuntimeError("the model crashed mid-course")
+
+    with pytest.raises(RuntimeError, match="mid-course"):
+        score_and_save(course, COURSE, failing_score, "run-2", NOW.replace(hour=10))
+    latest = _latest(course)
+    assert len(latest) == STUDENTS and set(latest["run_id"]) == {"run-1"}
+    assert _count(course, s.predictions.c.course_id == COURSE) == STUDENTS
 
 
 def test_scores_match_the_model_on_the_same_matrix(course, model_store):

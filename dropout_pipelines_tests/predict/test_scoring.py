@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,7 +48,7 @@ def test_ab_arms_are_stable_and_near_the_share():
 def test_reasons_are_the_features_that_raised_the_risk_most(trained_model):
     model = trained_model()
     frame, _ = training_frame(seed=5, rows=40)
-    reasons = top_reasons(model, frame)
+    reasons = [json.loads(text) for text in top_reasons(model, frame)]
     assert len(reasons) == 40
     shap = model.get_feature_importance(data=Pool(frame), type="ShapValues")[:, :-1]
     for row, row_reasons in enumerate(reasons):
@@ -58,3 +60,29 @@ def test_reasons_are_the_features_that_raised_the_risk_most(trained_model):
         assert contributions == pytest.approx(expected, abs=1e-4)
         for reason in row_reasons:
             assert reason["value"] == pytest.approx(frame.loc[row, reason["feature"]], abs=1e-4)
+
+
+def test_reasons_text_is_what_json_dumps_writes_missing_values_included(trained_model):
+    """The text is built column-wise, not by json.dumps: it must still be the same JSON,
+    character for character, with a missing value as null."""
+    model = trained_model()
+    frame, _ = training_frame(seed=5, rows=40)
+    frame.iloc[::3, :] = np.nan  # a student with nothing recorded yet
+    frame.iloc[1::3, 1] = np.inf  # a ratio over zero: JSON has no infinity
+    shap = model.get_feature_importance(data=Pool(frame), type="ShapValues")[:, :-1]
+    texts = top_reasons(model, frame)
+    assert any('"value": null' in text for text in texts)
+    assert not any("Infinity" in text for text in texts)
+    for row, text in enumerate(texts):
+        order = np.argsort(-shap[row], kind="stable")[:3]
+        value = frame.iloc[row].where(np.isfinite(frame.iloc[row]))
+        expected = [
+            {
+                "feature": str(frame.columns[j]),
+                "value": None if np.isnan(value.iat[j]) else float(np.round(value.iat[j], 4)),
+                "contribution": float(np.round(shap[row, j], 4)),
+            }
+            for j in order
+            if np.round(shap[row, j], 4) > 0
+        ]
+        assert text == json.dumps(expected)
