@@ -48,20 +48,25 @@ class MigrationOutcome:
 def _course_semesters(
     connection: sa.Connection, legacy: LegacyTable, rule: SemesterRule
 ) -> dict[str, str | None]:
-    """Each course's semester: the most common raw_data.semester, else its key's run part."""
+    """Each course's semester: the most common raw_data.semester, else its key's run part.
+
+    One grouped scan gives both the courses and their semesters (blank ones included, so a
+    course whose rows all lack a semester is still listed)."""
     raw = legacy.table
-    course_ids = connection.execute(sa.select(raw.c.course_id).distinct()).scalars().all()
-    semesters: dict[str, str | None] = {course_id: None for course_id in course_ids}
+    semesters: dict[str, str | None] = {}
     if legacy.has("semester"):
         counted = connection.execute(
             sa.select(raw.c.course_id, raw.c.semester, sa.func.count().label("n"))
-            .where(raw.c.semester.is_not(None), sa.func.trim(raw.c.semester) != "")
             .group_by(raw.c.course_id, raw.c.semester)
             .order_by(raw.c.course_id, sa.desc("n"), raw.c.semester)
         ).all()
         for course_id, semester, _ in counted:
+            given = semester.strip(" ") if semester is not None else ""
             if semesters.get(course_id) is None:
-                semesters[course_id] = semester.strip()
+                semesters[course_id] = semester.strip() if given else None
+    else:
+        course_ids = connection.execute(sa.select(raw.c.course_id).distinct()).scalars()
+        semesters = dict.fromkeys(course_ids)
     return {
         course_id: semester or rule.semester_for(course_id)
         for course_id, semester in semesters.items()
@@ -145,9 +150,9 @@ def migrate_legacy(
     table_name = legacy.table.name
     with engine.begin() as connection:
         selects, semesters = build_selects(connection, legacy, settings, now)
-        profile = profile_source(connection, selects)
         marker = find_marker(connection, table_name)
         if marker is not None:
+            profile = profile_source(connection, selects)
             if marker.source_fingerprint != profile.fingerprint:
                 raise MigrationError(
                     f"{table_name} changed since it was migrated at {marker.migrated_at} "
@@ -161,11 +166,13 @@ def migrate_legacy(
             return MigrationOutcome(
                 True, profile, dict(marker.summary.get("written", {})), marker.migrated_at
             )
+        # The newest row per key is ranked first: the profile counts duplicates from it.
+        newest = selects.with_newest_ids(connection)
+        profile = profile_source(connection, newest)
         _check_profile(profile, table_name)
         written = {"courses": _write_courses(connection, semesters, now)}
         log(f"courses: {written['courses']} new of {len(semesters)}")
 
-        newest = selects.with_newest_ids(connection)
         columns, select = newest.student_features()
         written["student_features"] = insert_select_skip_existing(
             connection, s.student_features, columns, select

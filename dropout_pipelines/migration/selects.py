@@ -94,10 +94,17 @@ class LegacySelects:
         return order or [raw.c.user_id]
 
     def _ranked(
-        self, rank_name: str, *, where=None, partition_extra=(), columns: Sequence[str] = ()
+        self,
+        rank_name: str,
+        *,
+        where=None,
+        partition_extra=(),
+        columns: Sequence[str] = (),
+        copies: bool = False,
     ) -> sa.Subquery:
-        """Raw rows with a row_number per key; only `columns` (all when empty) go through
-        the window's sort, so narrow callers sort narrow rows."""
+        """Raw rows with a row_number per key (and with `copies` the key's row count); only
+        `columns` (all when empty) go through the window's sort, so narrow callers sort
+        narrow rows."""
         raw = self.legacy.table
         rank = sa.func.row_number().over(
             partition_by=[raw.c.user_id, raw.c.course_id, *partition_extra],
@@ -105,6 +112,13 @@ class LegacySelects:
         )
         kept = [raw.c[name] for name in columns if name in raw.c] if columns else list(raw.c)
         select = sa.select(*kept, rank.label(rank_name))
+        if copies:
+            # How many rows share the partition, from the same window pass (no extra sort).
+            select = select.add_columns(
+                sa.func.count()
+                .over(partition_by=[raw.c.user_id, raw.c.course_id, *partition_extra])
+                .label("copies")
+            )
         if where is not None:
             select = select.where(where)
         return select.subquery(rank_name)
@@ -136,24 +150,30 @@ class LegacySelects:
         student_features and enrollments both take the newest row of each key. Ranked in
         each query, the database sorts the full-width legacy rows twice; ranked once over
         (id, key, order columns) into a table of ids, both queries join it by primary key.
-        Only when `id` is the legacy table's primary key (unique); else unchanged. The
-        table lives as long as the connection (the migration's transaction)."""
+        The same window counts each key's rows (`copies`), which is what the profile's
+        duplicate figures are made of. Only when `id` is the legacy table's primary key
+        (unique); else unchanged. The table lives as long as the connection (the
+        migration's transaction)."""
         raw = self.legacy.table
         if "id" not in raw.c or not raw.c.id.primary_key:
             return self
         order = [name for name in ("updated_at", "created_at") if name in raw.c]
-        ranked = self._ranked("key_rank", columns=("id", "user_id", "course_id", *order))
+        ranked = self._ranked(
+            "key_rank", columns=("id", "user_id", "course_id", *order), copies=True
+        )
         newest = sa.Table(
             NEWEST_IDS_TABLE,
             sa.MetaData(),
             sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+            sa.Column("copies", sa.Integer, nullable=False),
             prefixes=["TEMPORARY"],
         )
         drop_newest_ids(connection)  # a pooled connection may hold an earlier run's
         newest.create(connection)
         connection.execute(
             sa.insert(newest).from_select(
-                ["id"], sa.select(ranked.c.id).where(ranked.c.key_rank == 1)
+                ["id", "copies"],
+                sa.select(ranked.c.id, ranked.c.copies).where(ranked.c.key_rank == 1),
             )
         )
         return replace(self, newest_ids=newest)

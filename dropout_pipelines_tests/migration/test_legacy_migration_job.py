@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
 
 from dropout_pipelines.api.reads import students_page
 from dropout_pipelines.api.shapes import StudentsQuery
-from dropout_pipelines.migration.selects import LEGACY_RUN_ID
+from dropout_pipelines.migration.legacy_table import reflect_legacy_table
+from dropout_pipelines.migration.migrate import MigrationSettings, build_selects
+from dropout_pipelines.migration.profile import profile_source
+from dropout_pipelines.migration.selects import LEGACY_RUN_ID, drop_newest_ids
 from dropout_pipelines.predict.model_store import LocalModelStore
 from dropout_pipelines.simulator.legacy_data import LegacyDataSpec
 from dropout_pipelines.warehouse import schema as s
@@ -58,6 +62,9 @@ def _expected(frame):
         "training_data": len(training),
         "newest": newest,
     }
+
+
+NOW = datetime(2026, 12, 1, 9, 0)
 
 
 def test_migration_follows_the_rules_and_verifies(monkeypatch, db_url):
@@ -114,6 +121,21 @@ def test_duplicated_students_keep_history_and_one_latest(monkeypatch, db_url):
     newest_score = rows.sort_values("updated_at").iloc[-1]["fail_risk_score"]
     (latest_score,) = [score for score, latest in history if latest]
     assert latest_score == pytest.approx(newest_score, rel=1e-6)
+
+
+def test_profile_from_the_ranking_equals_the_grouped_one(db_url):
+    """The migration counts duplicates from its newest-row ranking, the dry run by grouping:
+    both must describe the same raw_data the same way, sample included."""
+    load_legacy(db_url, LegacyDataSpec(rows=400, duplicate_share=0.25))
+    engine = get_engine(db_url)
+    legacy = reflect_legacy_table(engine)
+    with engine.connect() as connection:
+        selects, _ = build_selects(connection, legacy, MigrationSettings(), NOW)
+        grouped = profile_source(connection, selects)
+        ranked = profile_source(connection, selects.with_newest_ids(connection))
+        drop_newest_ids(connection)
+    assert grouped.duplicate_keys > 0 and len(grouped.duplicate_sample) == 10
+    assert ranked == grouped
 
 
 def test_rerun_changes_nothing_and_says_so(monkeypatch, db_url):
