@@ -29,6 +29,7 @@ from dropout_pipelines.ingest.clients.http import (
     Timeout,
 )
 from dropout_pipelines.ingest.clients.paging import page_results
+from dropout_pipelines.ingest.clients.prefetch import prefetched
 from dropout_pipelines.ingest.clients.urls import endpoint_of, rebase_link, strip_userinfo
 from dropout_pipelines.ingest.clients.xapi import statement_row, statements_frame
 
@@ -178,7 +179,8 @@ class LrsClient(SessionClient):
             params["until"] = xapi_timestamp(until)
         endpoint = endpoint_of(self.statements_url)
         offset = 0
-        for records in self._pages(params, iri):
+        # Page n + 1 is requested while page n is parsed (still one request at a time).
+        for records in prefetched(self._pages(params, iri), name=f"lrs-pages {course_id}"):
             rows = [
                 statement_row(record, f"statements[{offset + i}]", self.resolver, iri, endpoint)
                 for i, record in enumerate(records)
