@@ -9,7 +9,7 @@ table's growth inside the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -65,16 +65,29 @@ def frame_records(frame) -> list[dict]:
     return plain.where(frame.notna(), None).to_dict("records")
 
 
+# Rows to write: dicts sharing their keys, or a frame (its columns are the keys). A frame
+# goes to the driver a column at a time, never through one dict per row.
+Rows = Sequence[dict] | pd.DataFrame
+
+
+def _chunks(rows: Rows, size: int) -> Iterator[Rows]:
+    for start in range(0, len(rows), size):
+        if isinstance(rows, pd.DataFrame):
+            yield rows.iloc[start : start + size]
+        else:
+            yield rows[start : start + size]
+
+
 def upsert_rows(
     connection: sa.Connection,
     table: sa.Table,
-    rows: Sequence[dict],
+    rows: Rows,
     key_columns: Sequence[str],
     update_columns: Sequence[str],
 ) -> int:
     """Insert `rows`, or update `update_columns` where the key exists: one statement per
     chunk (`ON CONFLICT DO UPDATE` / `ON DUPLICATE KEY UPDATE`), never a row-by-row loop."""
-    if not rows:
+    if len(rows) == 0:
         return 0
     if connection.dialect.name == "sqlite":
         base = sqlite.insert(table)
@@ -87,8 +100,8 @@ def upsert_rows(
         statement = base.on_duplicate_key_update(
             {column: base.inserted[column] for column in update_columns}
         )
-    for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
-        execute_rows(connection, statement, rows[start : start + UPSERT_CHUNK_ROWS])
+    for chunk in _chunks(rows, UPSERT_CHUNK_ROWS):
+        execute_rows(connection, statement, chunk)
     return len(rows)
 
 
@@ -127,20 +140,18 @@ def insert_frame_params(
     )
 
 
-def execute_rows(connection: sa.Connection, statement: sa.Insert, rows: Sequence[dict]) -> None:
+def execute_rows(connection: sa.Connection, statement: sa.Insert, rows: Rows) -> None:
     """`connection.execute(statement, rows)` (one executemany of an INSERT, upserts
     included) with the parameters built a column at a time, as `insert_frame_params` does:
-    the rows of a chunk share their keys (they come from one frame)."""
-    if not rows:
+    dicts share their keys (they come from one frame), a frame is read column-wise."""
+    if len(rows) == 0:
         return
-    keys = list(rows[0])
-    sql, params = _statement_params(
-        connection.dialect,
-        statement,
-        keys,
-        lambda key: [row[key] for row in rows],
-        len(rows),
-    )
+    if isinstance(rows, pd.DataFrame):
+        frame = rows
+        keys, column = list(frame.columns), lambda key: _column_values(frame[key])
+    else:
+        keys, column = list(rows[0]), lambda key: [row[key] for row in rows]
+    sql, params = _statement_params(connection.dialect, statement, keys, column, len(rows))
     connection.exec_driver_sql(sql, params)
 
 
@@ -182,33 +193,33 @@ def _statement_params(
     return compiled.string, [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def insert_new_rows(
-    connection: sa.Connection, table: sa.Table, rows: Sequence[dict], key: str
-) -> int:
-    """Insert the rows whose `key` is not in `table` yet; returns how many were new.
+def insert_new_rows(connection: sa.Connection, table: sa.Table, rows: Rows, key: str) -> int:
+    """Insert the rows whose `key` is not in `table` yet (the last of rows sharing a key);
+    returns how many were new.
 
     The keys are looked up in chunks (index seeks, cost ∝ the rows given, never a count of
     the whole table); the insert still forgives a key a concurrent writer added meanwhile.
     """
-    if not rows:
+    if len(rows) == 0:
         return 0
-    given = list({row[key]: row for row in rows}.values())
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    given = frame.drop_duplicates(subset=[key], keep="last")
+    keys = given[key].tolist()
     existing: set = set()
-    keys = [row[key] for row in given]
     for start in range(0, len(keys), LOOKUP_CHUNK_KEYS):
         chunk = keys[start : start + LOOKUP_CHUNK_KEYS]
         existing.update(
             connection.execute(sa.select(table.c[key]).where(table.c[key].in_(chunk))).scalars()
         )
-    new = [row for row in given if row[key] not in existing]
-    if not new:
+    new = given[~given[key].isin(existing)]
+    if new.empty:
         return 0
     if connection.dialect.name == "sqlite":
         statement = sqlite.insert(table).on_conflict_do_nothing()
     else:
         statement = mysql.insert(table).on_duplicate_key_update({key: table.c[key]})
-    for start in range(0, len(new), UPSERT_CHUNK_ROWS):
-        execute_rows(connection, statement, new[start : start + UPSERT_CHUNK_ROWS])
+    for chunk in _chunks(new, UPSERT_CHUNK_ROWS):
+        execute_rows(connection, statement, chunk)
     return len(new)
 
 
@@ -219,14 +230,14 @@ ACCUMULATE_RULES = ("sum", "max", "min")
 def upsert_accumulate(
     connection: sa.Connection,
     table: sa.Table,
-    rows: Sequence[dict],
+    rows: Rows,
     key_columns: Sequence[str],
     rules: Mapping[str, str],
 ) -> int:
     """Insert `rows`, or fold them into the existing row with the same key: each column of
     `rules` is combined with the stored value by `sum`, `max` or `min` (incremental
     aggregates: a day's statement count grows as later refreshes bring more)."""
-    if not rows:
+    if len(rows) == 0:
         return 0
     unknown = set(rules.values()) - set(ACCUMULATE_RULES)
     if unknown:
@@ -248,6 +259,6 @@ def upsert_accumulate(
         statement = base.on_conflict_do_update(index_elements=list(key_columns), set_=updates)
     else:
         statement = base.on_duplicate_key_update(updates)
-    for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
-        execute_rows(connection, statement, rows[start : start + UPSERT_CHUNK_ROWS])
+    for chunk in _chunks(rows, UPSERT_CHUNK_ROWS):
+        execute_rows(connection, statement, chunk)
     return len(rows)
