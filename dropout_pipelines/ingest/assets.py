@@ -20,7 +20,7 @@ from dropout_pipelines.ingest.resources import LrsResource, OpenEdxResource
 from dropout_pipelines.ingest.table_frames import naive_datetime
 from dropout_pipelines.partitions import courses_partitions
 from dropout_pipelines.warehouse import schema as s
-from dropout_pipelines.warehouse.bulk import frame_records, upsert_rows
+from dropout_pipelines.warehouse.bulk import upsert_rows
 from dropout_pipelines.warehouse.pool import WAREHOUSE_POOL
 from dropout_pipelines.warehouse.resource import WarehouseResource
 
@@ -53,7 +53,7 @@ def courses(
         upsert_rows(
             connection,
             s.courses,
-            frame_records(rows),
+            rows,
             ["course_id"],
             ["display_name", "org", "start_at", "end_at", "semester"],
         )

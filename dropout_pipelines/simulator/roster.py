@@ -21,7 +21,7 @@ from dropout_pipelines.simulator.openedx.data import (
     ascii_fold,
 )
 from dropout_pipelines.warehouse import schema as s
-from dropout_pipelines.warehouse.bulk import execute_rows, frame_records
+from dropout_pipelines.warehouse.bulk import execute_rows
 from dropout_pipelines.warehouse.course_keys import parse_course_key
 
 
@@ -96,6 +96,6 @@ def write_course(
     }
     with engine.begin() as connection:
         connection.execute(sa.insert(s.courses), [course])
-        execute_rows(connection, sa.insert(s.enrollments), frame_records(enrollments))
-        execute_rows(connection, sa.insert(s.student_features), frame_records(features))
+        execute_rows(connection, sa.insert(s.enrollments), enrollments)
+        execute_rows(connection, sa.insert(s.student_features), features)
     return enrollments
