@@ -37,6 +37,10 @@ DEFAULT_COURSE_ACTIVITY_TEMPLATE = "{platform_url}/course/{course_id}"
 TEMPLATE_FIELDS = ("platform_url", "course_id", "course_id_encoded")
 VERSION_HEADER = "X-Experience-API-Version"
 MAX_STORED = "max_stored"
+# Statements are parsed this many (at least) at a time, whatever the LRS's page size: at the
+# usual 100-500 a page, building and digesting a frame costs as much per call as per
+# statement, and a course's history is thousands of pages.
+PARSE_BATCH = 5_000
 
 
 class LrsBasicAuth:
@@ -164,8 +168,9 @@ class LrsClient(SessionClient):
     def statement_pages(
         self, course_id: str, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[pd.DataFrame]:
-        """The same statements one page at a time (oldest `stored` first), so a caller can
-        digest a course's history holding one page in memory, not the whole of it."""
+        """The same statements a batch of pages at a time (oldest `stored` first, at least
+        `PARSE_BATCH` statements a frame but the last), so a caller can digest a course's
+        history holding a few thousand statements in memory, not the whole of it."""
         iri = self.course_activity_iri(course_id)
         params: dict[str, Any] = {
             "activity": iri,
@@ -179,8 +184,10 @@ class LrsClient(SessionClient):
             params["until"] = xapi_timestamp(until)
         endpoint = endpoint_of(self.statements_url)
         offset = 0
-        # Page n + 1 is requested while page n is parsed (still one request at a time).
-        for records in prefetched(self._pages(params, iri), name=f"lrs-pages {course_id}"):
+        # The next batch's pages are requested while this one is parsed (still one request
+        # at a time, in the same order).
+        batches = batched(self._pages(params, iri), PARSE_BATCH)
+        for records in prefetched(batches, name=f"lrs-pages {course_id}"):
             rows = [
                 statement_row(record, f"statements[{offset + i}]", self.resolver, iri, endpoint)
                 for i, record in enumerate(records)
@@ -212,6 +219,20 @@ class LrsClient(SessionClient):
             yield page
             url = rebase_link(more, self.statements_url) if more else None
             query = None
+
+
+def batched(pages: Iterator[list[Any]], size: int) -> Iterator[list[Any]]:
+    """The pages' records joined into lists of at least `size` (the last one may be
+    shorter; one empty list when there is nothing at all)."""
+    batch: list[Any] = []
+    sent = False
+    for page in pages:
+        batch.extend(page)
+        if len(batch) >= size:
+            yield batch
+            batch, sent = [], True
+    if batch or not sent:
+        yield batch
 
 
 def max_stored(frame: pd.DataFrame) -> pd.Timestamp | None:

@@ -10,6 +10,7 @@ attempts, so a question set's score is not counted twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -34,9 +35,25 @@ DURATION_UNITS_S = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 Row = dict[str, Any]
 
 
+def per_distinct(values: pd.Series, compute: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`compute(values)`, run once per distinct value (missing included) and spread back.
+
+    A course's statements repeat a handful of verbs and activity types and a few thousand
+    activity ids and durations hundreds of thousands of times; string work per statement
+    was most of the parsing."""
+    codes, distinct = pd.factorize(values.astype(object))
+    # A missing value gets code -1: the last entry, the None appended here.
+    computed = compute(pd.Series([*distinct, None], dtype=object)).to_numpy()
+    return pd.Series(computed[codes], index=values.index)
+
+
 def parse_durations(values: pd.Series) -> pd.Series:
     """ISO 8601 durations (`PT2M5.37S`, `PT125.37S`, `P1DT2H`) → seconds; NaN when absent
     or not a duration (a malformed optional field should not fail a whole course)."""
+    return per_distinct(values, _parse_durations).astype("float64")
+
+
+def _parse_durations(values: pd.Series) -> pd.Series:
     text = values.astype(object).where(values.notna(), "").astype(str).str.strip().str.upper()
     parts = text.str.extract(ISO_DURATION)
     seconds = pd.Series(0.0, index=values.index)
@@ -50,19 +67,22 @@ def parse_durations(values: pd.Series) -> pd.Series:
 
 def verb_names(verbs: pd.Series) -> pd.Series:
     """The last path segment of verb IRIs (`…/verbs/completed` → `completed`)."""
-    return verbs.astype(object).str.extract(r"([^/#]+)[/#]?$", expand=False)
+    return per_distinct(verbs, lambda iris: iris.str.extract(r"([^/#]+)[/#]?$", expand=False))
 
 
 # Decoded JSON objects are dicts: checking `dict` (not the `Mapping` ABC, an order of
 # magnitude slower) matters at millions of statements.
 
 
-def _activities(context: Any, kind: str) -> list[Any]:
-    """`context.contextActivities.<kind>` as a list (1.0.x allows a single object)."""
-    if not isinstance(context, dict):
-        return []
-    groups = context.get("contextActivities")
-    value = groups.get(kind) if isinstance(groups, dict) else None
+def _context_groups(context: Any) -> dict:
+    """`context.contextActivities`, or an empty dict."""
+    groups = context.get("contextActivities") if isinstance(context, dict) else None
+    return groups if isinstance(groups, dict) else {}
+
+
+def _activities(groups: dict, kind: str) -> list[Any]:
+    """One kind of context activities as a list (1.0.x allows a single object)."""
+    value = groups.get(kind)
     if isinstance(value, dict):
         return [value]
     return value if isinstance(value, list) else []
@@ -79,23 +99,26 @@ def _id_of(activity: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def course_activity_of(statement_object: Any, context: Any, course_iri: str | None) -> str | None:
+def course_activity_of(statement_object: Any, groups: dict, course_iri: str | None) -> str | None:
     """The course the statement belongs to: the requested course IRI where it appears
     (object, parent or grouping), else the first activity typed as a course, else the first
-    parent/grouping activity."""
-    related = _activities(context, "parent") + _activities(context, "grouping")
-    candidates = [statement_object, *related]
-    ids = [_id_of(activity) for activity in candidates]
+    parent/grouping activity. `groups` is the statement's `context.contextActivities`."""
+    object_id = _id_of(statement_object)
+    if course_iri is not None and object_id == course_iri:
+        return course_iri
+    related = _activities(groups, "parent") + _activities(groups, "grouping")
+    ids = [_id_of(activity) for activity in related]
     if course_iri is not None and course_iri in ids:
         return course_iri
-    for activity, activity_id in zip(candidates, ids, strict=True):
+    candidates = [(statement_object, object_id), *zip(related, ids, strict=True)]
+    for activity, activity_id in candidates:
         if activity_id and _type_of(activity) == COURSE_ACTIVITY_TYPE:
             return activity_id
-    return next((_id_of(a) for a in related if _id_of(a)), None)
+    return next((activity_id for activity_id in ids if activity_id), None)
 
 
-def is_h5p_content(statement_object: Any, context: Any) -> bool:
-    """H5P content itself (not one of its sub-questions)."""
+def is_h5p_content(statement_object: Any, groups: dict) -> bool:
+    """H5P content itself (not one of its sub-questions); `groups` as above."""
     object_id = _id_of(statement_object) or ""
     definition = statement_object.get("definition") if isinstance(statement_object, dict) else None
     extensions = definition.get("extensions") if isinstance(definition, dict) else None
@@ -104,7 +127,7 @@ def is_h5p_content(statement_object: Any, context: Any) -> bool:
         return False
     library = any(
         (_id_of(category) or "").startswith(H5P_LIBRARY_PREFIX)
-        for category in _activities(context, "category")
+        for category in _activities(groups, "category")
     )
     return library or H5P_LOCAL_ID in extensions or "type@h5pxblock+" in object_id
 
@@ -118,10 +141,8 @@ def statement_row(
     verb = need(statement, "verb", dict, endpoint, where)
     statement_object = need(statement, "object", dict, endpoint, where)
     context = need(statement, "context", dict, endpoint, where, optional=True)
-    result = need(statement, "result", dict, endpoint, where, optional=True) or {}
-    result_where = f"{where}.result"
-    score = need(result, "score", dict, endpoint, result_where, optional=True) or {}
-    score_where = f"{result_where}.score"
+    result = need(statement, "result", dict, endpoint, where, optional=True)
+    groups = _context_groups(context)
     return {
         "statement_id": statement_id,
         "actor": resolver.resolve(actor),
@@ -129,17 +150,32 @@ def statement_row(
         "verb_name": None,
         "object_id": need(statement_object, "id", str, endpoint, f"{where}.object", optional=True),
         "object_type": _type_of(statement_object),
-        "course_activity": course_activity_of(statement_object, context, course_iri),
-        "score_raw": need(score, "raw", NUMBER, endpoint, score_where, optional=True),
-        "score_max": need(score, "max", NUMBER, endpoint, score_where, optional=True),
-        "score_scaled": need(score, "scaled", NUMBER, endpoint, score_where, optional=True),
-        "completion": need(result, "completion", bool, endpoint, result_where, optional=True),
-        "success": need(result, "success", bool, endpoint, result_where, optional=True),
-        "duration": need(result, "duration", str, endpoint, result_where, optional=True),
+        "course_activity": course_activity_of(statement_object, groups, course_iri),
+        **(_result_fields(result, endpoint, f"{where}.result") if result else NO_RESULT),
         "duration_s": None,
         "timestamp": need(statement, "timestamp", str, endpoint, where),
         "stored": need(statement, "stored", str, endpoint, where),
-        "is_h5p": is_h5p_content(statement_object, context),
+        "is_h5p": is_h5p_content(statement_object, groups),
+    }
+
+
+# Most statements (navigation, video, enrollment) carry no result at all.
+NO_RESULT: Row = dict.fromkeys(
+    ("score_raw", "score_max", "score_scaled", "completion", "success", "duration")
+)
+
+
+def _result_fields(result: dict, endpoint: str, where: str) -> Row:
+    """The scored fields of a statement's `result`, validated."""
+    score = need(result, "score", dict, endpoint, where, optional=True) or {}
+    score_where = f"{where}.score"
+    return {
+        "score_raw": need(score, "raw", NUMBER, endpoint, score_where, optional=True),
+        "score_max": need(score, "max", NUMBER, endpoint, score_where, optional=True),
+        "score_scaled": need(score, "scaled", NUMBER, endpoint, score_where, optional=True),
+        "completion": need(result, "completion", bool, endpoint, where, optional=True),
+        "success": need(result, "success", bool, endpoint, where, optional=True),
+        "duration": need(result, "duration", str, endpoint, where, optional=True),
     }
 
 
@@ -167,22 +203,36 @@ NAVIGATION_VERBS = (
 def activity_kinds(statements: pd.DataFrame) -> pd.Series:
     """The kind of every statement (`schema.ACTIVITY_KINDS`), vectorised: what the learner
     was doing, whatever the verb vocabulary of the emitting tool."""
-    verb = statements["verb_name"].astype(object).fillna("").str.lower()
-    object_type = statements["object_type"].astype(object).fillna("").str.lower()
-    object_id = statements["object_id"].astype(object).fillna("").str.lower()
-    h5p = (
-        statements["is_h5p"].astype(bool)
-        | object_id.str.contains("h5p", regex=False)
-        | object_id.str.contains("subcontentid=", regex=False)
+    verb = statements["verb_name"]
+    object_type = statements["object_type"]
+    object_id = statements["object_id"]
+    h5p = statements["is_h5p"].astype(bool) | _text_matches(object_id, "h5p|subcontentid=")
+    video = _verb_in(verb, VIDEO_VERBS) | _text_matches(object_type, "video")
+    forum = _verb_in(verb, FORUM_VERBS) | _text_matches(object_type, "discussion|forum|comment")
+    problem = _verb_in(verb, PROBLEM_VERBS) | _text_matches(
+        object_type, "question|interaction|assess"
     )
-    video = verb.isin(VIDEO_VERBS) | object_type.str.contains("video", regex=False)
-    forum = verb.isin(FORUM_VERBS) | object_type.str.contains("discussion|forum|comment")
-    problem = verb.isin(PROBLEM_VERBS) | object_type.str.contains("question|interaction|assess")
     kinds = pd.Series("other", index=statements.index, dtype=object)
-    kinds[verb.isin(NAVIGATION_VERBS)] = "navigation"
+    kinds[_verb_in(verb, NAVIGATION_VERBS)] = "navigation"
     kinds[problem] = "problem"
     kinds[forum] = "forum"
     kinds[video] = "video"
     kinds[h5p] = "h5p"
-    kinds[verb.isin(ENROLLMENT_VERBS)] = "enrollment"
+    kinds[_verb_in(verb, ENROLLMENT_VERBS)] = "enrollment"
     return kinds
+
+
+def _lower_text(values: pd.Series) -> pd.Series:
+    return values.fillna("").astype(str).str.lower()
+
+
+def _verb_in(verbs: pd.Series, names: tuple[str, ...]) -> pd.Series:
+    """Whether each verb name is one of `names`, whatever its case."""
+    return per_distinct(verbs, lambda distinct: _lower_text(distinct).isin(names)).astype(bool)
+
+
+def _text_matches(values: pd.Series, pattern: str) -> pd.Series:
+    """Whether each value's lower-case text contains the regular expression `pattern`."""
+    return per_distinct(
+        values, lambda distinct: _lower_text(distinct).str.contains(pattern)
+    ).astype(bool)
