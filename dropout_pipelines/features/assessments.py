@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dropout_pipelines.distinct import per_distinct
+
 USAGE_KEY = r"(block-v1:[^/?#\s]+)"
 SECONDS_PER_DAY = 86_400.0
 TIMING_COLUMNS = (
@@ -28,7 +30,11 @@ TIMING_COLUMNS = (
 
 def usage_keys(block_ids: pd.Series) -> pd.Series:
     """An xAPI activity IRI (`…/xblock/block-v1:…`) reduced to the block's usage key."""
-    text = block_ids.astype(object).astype(str)
+    return per_distinct(block_ids, _usage_keys)
+
+
+def _usage_keys(block_ids: pd.Series) -> pd.Series:
+    text = block_ids.astype(str)
     return text.str.extract(USAGE_KEY, expand=False).fillna(text)
 
 

@@ -122,14 +122,15 @@ def unweighted_grade(attempts: pd.DataFrame, possible: float) -> pd.Series:
 def grade_so_far(
     user_ids: pd.Series,
     attempts: pd.DataFrame,
+    scores: pd.DataFrame | None,
     history: CourseHistory,
     possible: float,
     cutoffs: dict[str, float] | None,
 ) -> pd.DataFrame:
     """user_id, grade_percentage, passed, letter_grade from the submissions given: under the
-    course's grading policy when its outline and policy are known."""
-    if not history.outline.empty and not history.policy.empty:
-        scores = subsection_scores(attempts, history.outline)
+    course's grading policy when its outline and policy are known (`scores`: the
+    submissions' `subsection_scores`, None without an outline)."""
+    if scores is not None and not history.policy.empty:
         percent = policy_grade(user_ids, scores, history.outline, history.policy)
     else:
         percent = unweighted_grade(attempts, possible).reindex(user_ids.to_numpy())
@@ -180,7 +181,9 @@ def features_as_of(
     h5p = history.h5p[pd.to_datetime(history.h5p["occurred_at"]) <= cut]
     attempts = history.attempts[pd.to_datetime(history.attempts["occurred_at"]) <= cut]
     possible = history.grade_possible() if grade_possible is None else grade_possible
-    grades = grade_so_far(roster["user_id"], attempts, history, possible, cutoffs)
+    # Per subsection, for the grade and for the timing (one pass over the submissions).
+    scores = None if history.outline.empty else subsection_scores(attempts, history.outline)
+    grades = grade_so_far(roster["user_id"], attempts, scores, history, possible, cutoffs)
     blocks = history.content_blocks or (
         history.content_activities() if content_activities is None else content_activities
     )
@@ -199,10 +202,8 @@ def features_as_of(
         h5p_contents_in_course=int(h5p["content_id"].nunique()),
     )
     features = with_engagement(features, roster, days, history, window, cut)
-    if not history.outline.empty:
-        timing = assessment_timing(
-            features["user_id"], subsection_scores(attempts, history.outline), history.outline, cut
-        )
+    if scores is not None:
+        timing = assessment_timing(features["user_id"], scores, history.outline, cut)
         features = features.drop(columns=list(TIMING_COLUMNS)).merge(
             timing, on="user_id", how="left"
         )

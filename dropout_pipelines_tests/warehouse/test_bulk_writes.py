@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import (
     frame_records,
+    insert_frame_params,
     insert_new_rows,
     upsert_accumulate,
     upsert_rows,
@@ -101,3 +102,25 @@ def test_frames_upsert_and_accumulate_in_chunks(db_url):
             )
         ).one()
     assert tuple(totals) == (12_000, 60_000, 4, datetime(2026, 11, 1))
+
+
+def test_sqlite_timestamps_formatted_at_once_as_its_processor_formats_them():
+    """A datetime64 column is formatted by numpy in one go for SQLite (text storage); the
+    parameters equal those the column type's processor makes from Python datetimes."""
+    stamps = pd.Series(
+        pd.to_datetime(
+            ["2026-11-02 08:30:15.123456", None, "1970-01-01", "2026-12-31 23:59:59"],
+            format="ISO8601",
+        )
+    )
+    frame = pd.DataFrame({"user_id": [1, 2, 3, 4], "course_id": COURSE, "enrolled_at": stamps})
+    python_datetimes = [None if pd.isna(v) else v.to_pydatetime() for v in stamps]
+    as_objects = frame.assign(enrolled_at=pd.Series(python_datetimes, dtype=object))
+    dialect = sa.create_engine("sqlite://").dialect
+    sql, params = insert_frame_params(dialect, s.enrollments, frame)
+    assert (sql, params) == insert_frame_params(dialect, s.enrollments, as_objects)
+    position = list(frame.columns).index("enrolled_at")
+    assert [row[position] for row in params] == [
+        "2026-11-02 08:30:15.123456", None, "1970-01-01 00:00:00.000000",
+        "2026-12-31 23:59:59.000000",
+    ]  # fmt: skip

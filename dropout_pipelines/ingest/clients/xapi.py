@@ -10,11 +10,11 @@ attempts, so a question set's score is not counted twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from dropout_pipelines.distinct import per_distinct
 from dropout_pipelines.ingest.clients import frame_schemas as frames
 from dropout_pipelines.ingest.clients.actors import ActorResolver
 from dropout_pipelines.ingest.clients.validate import NUMBER, need
@@ -33,18 +33,6 @@ ISO_DURATION = (
 DURATION_UNITS_S = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 
 Row = dict[str, Any]
-
-
-def per_distinct(values: pd.Series, compute: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """`compute(values)`, run once per distinct value (missing included) and spread back.
-
-    A course's statements repeat a handful of verbs and activity types and a few thousand
-    activity ids and durations hundreds of thousands of times; string work per statement
-    was most of the parsing."""
-    codes, distinct = pd.factorize(values.astype(object))
-    # A missing value gets code -1: the last entry, the None appended here.
-    computed = compute(pd.Series([*distinct, None], dtype=object)).to_numpy()
-    return pd.Series(computed[codes], index=values.index)
 
 
 def parse_durations(values: pd.Series) -> pd.Series:
