@@ -17,6 +17,12 @@ from dropout_pipelines.warehouse.text_search import register_sqlite_functions
 _ENGINES: dict[str, sa.Engine] = {}
 _LOCK = threading.Lock()
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+# Page cache per connection (SQLite's default is 2 MiB). A course's first ingestion writes
+# hundreds of thousands of rows into tables with several indexes; with the default cache
+# index pages are evicted and read back between rows: writing a 20,000-student course took
+# 19.7 s with it, 17.3 s with this (three runs each, alternated). Memory is taken only as
+# pages are used.
+SQLITE_CACHE_KIB = 65_536
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
@@ -26,6 +32,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         # REPLACE deletes the conflicting row; only with recursive triggers does that delete
         # fire training_data's reject-DELETE trigger.
         cursor.execute("PRAGMA recursive_triggers = ON")
