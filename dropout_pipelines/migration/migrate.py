@@ -9,7 +9,7 @@ changes nothing. No DDL runs inside (MySQL would commit implicitly).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -17,7 +17,12 @@ import sqlalchemy as sa
 from dropout_pipelines.clock import utc_now
 from dropout_pipelines.migration.legacy_table import LegacyTable
 from dropout_pipelines.migration.profile import SourceProfile, profile_source
-from dropout_pipelines.migration.selects import LegacySelects, drop_newest_ids
+from dropout_pipelines.migration.selects import (
+    NEWEST_IDS_TABLE,
+    LegacySelects,
+    drop_temporary_table,
+    drop_temporary_tables,
+)
 from dropout_pipelines.warehouse import schema as s
 from dropout_pipelines.warehouse.bulk import insert_rows_skip_existing, insert_select_skip_existing
 from dropout_pipelines.warehouse.course_keys import parse_course_key
@@ -167,8 +172,9 @@ def migrate_legacy(
                 True, profile, dict(marker.summary.get("written", {})), marker.migrated_at
             )
         # The newest row per key is ranked first: the profile counts duplicates from it.
+        selects = selects.with_course_numbers(connection)
         newest = selects.with_newest_ids(connection)
-        profile = profile_source(connection, newest)
+        profile = profile_source(connection, newest, count_training=False)
         _check_profile(profile, table_name)
         written = {"courses": _write_courses(connection, semesters, now)}
         log(f"courses: {written['courses']} new of {len(semesters)}")
@@ -186,7 +192,7 @@ def migrate_legacy(
         written["enrollments"] = insert_select_skip_existing(
             connection, s.enrollments, columns, select
         )
-        drop_newest_ids(connection)
+        drop_temporary_table(connection, NEWEST_IDS_TABLE)
         log(f"enrollments: {written['enrollments']} rows")
 
         written["predictions"] = 0
@@ -205,6 +211,8 @@ def migrate_legacy(
                 sa.insert(s.training_data).from_select(columns, select)
             ).rowcount
         log(f"training_data: {written['training_data']} legacy rows")
+        profile = replace(profile, training_rows=written["training_data"])
+        drop_temporary_tables(connection)
 
         connection.execute(
             sa.insert(s.legacy_migrations).values(

@@ -133,9 +133,15 @@ def _duplicates(
     return keys, extra_rows, sample
 
 
-def profile_source(connection: sa.Connection, selects: LegacySelects) -> SourceProfile:
+def profile_source(
+    connection: sa.Connection, selects: LegacySelects, *, count_training: bool = True
+) -> SourceProfile:
     """Count what each migration rule will produce from the current raw_data (reusing the
-    newest-ids table when `selects` has one)."""
+    newest-ids table when `selects` has one).
+
+    Counting the training rows ranks every labelled row per semester, a sort of the whole
+    table; the migration itself passes `count_training=False` (`training_rows` 0) and fills
+    in what its training_data INSERT wrote, which is the same number."""
     legacy = selects.legacy
     counts, fingerprint = _counts(connection, legacy)
     duplicate_keys, duplicate_rows, sample = _duplicates(connection, legacy, selects)
@@ -145,7 +151,7 @@ def profile_source(connection: sa.Connection, selects: LegacySelects) -> SourceP
         duplicate_keys=duplicate_keys,
         duplicate_rows=duplicate_rows,
         training_rows=_scalar(connection, selects.training_row_count())
-        if legacy.has("is_passed")
+        if count_training and legacy.has("is_passed")
         else 0,
         missing_columns=legacy.missing,
         extra_columns=legacy.extra,

@@ -13,7 +13,7 @@ from dropout_pipelines.api.shapes import StudentsQuery
 from dropout_pipelines.migration.legacy_table import reflect_legacy_table
 from dropout_pipelines.migration.migrate import MigrationSettings, build_selects
 from dropout_pipelines.migration.profile import profile_source
-from dropout_pipelines.migration.selects import LEGACY_RUN_ID, drop_newest_ids
+from dropout_pipelines.migration.selects import LEGACY_RUN_ID, drop_temporary_tables
 from dropout_pipelines.predict.model_store import LocalModelStore
 from dropout_pipelines.simulator.legacy_data import LegacyDataSpec
 from dropout_pipelines.warehouse import schema as s
@@ -82,6 +82,11 @@ def test_migration_follows_the_rules_and_verifies(monkeypatch, db_url):
     assert _count(engine, s.predictions, s.predictions.c.is_latest.is_(True)) == expected["latest"]
     assert _count(engine, s.training_data) == expected["training_data"]
     assert _count(engine, s.courses) == frame["course_id"].nunique()
+    # The stored profile's training count is what the INSERT wrote (not counted apart).
+    with engine.connect() as connection:
+        (stored,) = connection.execute(sa.select(s.legacy_migrations.c.summary)).scalars()
+    stored = stored if isinstance(stored, dict) else json.loads(stored)
+    assert stored["profile"]["training_rows"] == expected["training_data"] > 0
     assert _count(engine, s.course_model_mapping) == frame["course_id"].nunique()
 
     verify = run.metadata("verify_legacy_migration")
@@ -133,9 +138,50 @@ def test_profile_from_the_ranking_equals_the_grouped_one(db_url):
         selects, _ = build_selects(connection, legacy, MigrationSettings(), NOW)
         grouped = profile_source(connection, selects)
         ranked = profile_source(connection, selects.with_newest_ids(connection))
-        drop_newest_ids(connection)
+        drop_temporary_tables(connection)
     assert grouped.duplicate_keys > 0 and len(grouped.duplicate_sample) == 10
     assert ranked == grouped
+
+
+# The same course written three ways: MariaDB's default collation is case- and
+# trailing-space-insensitive, so ranking by course_id puts their rows together.
+LOOKALIKE_COURSES = (
+    "course-v1:UIT+CS101+2025_S1",
+    "COURSE-V1:uit+cs101+2025_s1",
+    "course-v1:UIT+CS101+2025_S1 ",
+    "course-v1:O'Reilly+DS_1%+2025_S1",
+)
+
+
+def _ranks(connection: sa.Connection, ranked: sa.Subquery, rank: str) -> dict[int, int]:
+    return dict(connection.execute(sa.select(ranked.c.id, ranked.c[rank])).tuples().all())
+
+
+def test_rankings_by_course_number_equal_rankings_by_course_id(db_url):
+    """The migration ranks by a per-course number on MySQL/MariaDB: every row gets the
+    rank (and copy count) it gets when ranked by course_id, under the column's collation."""
+    load_legacy(
+        db_url, LegacyDataSpec(rows=400, duplicate_share=0.25, course_ids=LOOKALIKE_COURSES)
+    )
+    engine = get_engine(db_url)
+    legacy = reflect_legacy_table(engine)
+    with engine.connect() as connection:
+        by_id, _ = build_selects(connection, legacy, MigrationSettings(), NOW)
+        by_number = by_id.with_course_numbers(connection)
+        assert (by_number.course_numbers is None) == (engine.dialect.name == "sqlite")
+        if by_number.course_numbers is not None:  # the three lookalikes are one course
+            numbers = by_number.course_numbers
+            assert connection.execute(sa.select(sa.func.count()).select_from(numbers)).scalar() == 2
+        for name, rank in (("scored_rows", "score_rank"), ("labelled_rows", "label_rank")):
+            expected = _ranks(connection, getattr(by_id, name)(), rank)
+            assert _ranks(connection, getattr(by_number, name)(), rank) == expected
+            assert max(expected.values()) > 1  # duplicates were ranked
+        newest = []
+        for selects in (by_id, by_number):
+            table = selects.with_newest_ids(connection).newest_ids
+            newest.append(_ranks(connection, table.select().subquery(), "copies"))
+        assert newest[0] == newest[1] and max(newest[0].values()) > 1
+        drop_temporary_tables(connection)
 
 
 def test_rerun_changes_nothing_and_says_so(monkeypatch, db_url):
