@@ -35,6 +35,12 @@ COPIED_FEATURES: tuple[str, ...] = tuple(
     name for name in LEGACY_FEATURE_NAMES if name not in BOOLEAN_FEATURES
 )
 LABELS: tuple[str, ...] = ("is_passed", "is_dropout")
+# Legacy columns no training row is made of: who the student is (three wide text columns)
+# and the old prediction. Left out of the labelled ranking, whose sort carries every
+# column it keeps.
+NOT_IN_TRAINING: tuple[str, ...] = (
+    "username", "full_name", "email", "fail_risk_score", "risk_level", "predicted_at",
+)  # fmt: skip
 PREDICTION_SOURCE_COLUMNS: tuple[str, ...] = (
     "id",
     "user_id",
@@ -309,7 +315,10 @@ class LegacySelects:
         return list(values), sa.select(*values.values())
 
     def training_data(self) -> tuple[list[str], sa.Select]:
-        labelled = self.labelled_rows()
+        raw = self.legacy.table
+        labelled = self.labelled_rows(
+            columns=[column.name for column in raw.c if column.name not in NOT_IN_TRAINING]
+        )
         values = {
             "user_id": labelled.c.user_id,
             "course_id": labelled.c.course_id,

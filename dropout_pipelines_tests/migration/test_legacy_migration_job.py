@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -50,7 +51,9 @@ def _expected(frame):
     labelled["sem"] = labelled["semester"].fillna(
         labelled["course_id"].str.rsplit("+", n=1).str[-1]
     )
-    training = labelled.drop_duplicates(["user_id", "course_id", "sem"])
+    training = labelled.sort_values(["updated_at", "id"]).drop_duplicates(
+        ["user_id", "course_id", "sem"], keep="last"
+    )
     return {
         "student_features": len(newest),
         "predictions": int(frame["fail_risk_score"].notna().sum()),
@@ -61,6 +64,7 @@ def _expected(frame):
         ),
         "training_data": len(training),
         "newest": newest,
+        "training": training,
     }
 
 
@@ -96,6 +100,30 @@ def test_migration_follows_the_rules_and_verifies(monkeypatch, db_url):
     assert f"{expected['predictions']} predictions" in summary
     assert f"{expected['training_data']} training records" in summary
     assert run.logs()[-20:] and any(summary in message for message in run.logs())
+
+    # Training rows carry the newest labelled row's features and outcome.
+    td = s.training_data
+    compared = ["mooc_grade_percentage", "h5p_contents_attempted", "final_grade"]
+    with engine.connect() as connection:
+        stored = pd.DataFrame(
+            connection.execute(
+                sa.select(
+                    td.c.user_id, td.c.course_id, td.c.semester, *(td.c[name] for name in compared)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    want = expected["training"].drop(columns="semester").rename(columns={"sem": "semester"})
+    joined = stored.merge(want, on=["user_id", "course_id", "semester"], suffixes=("", "_raw"))
+    assert len(joined) == len(stored) == expected["training_data"]
+    for name in compared:
+        pd.testing.assert_series_equal(
+            joined[name].astype(float),
+            joined[f"{name}_raw"].astype(float),
+            check_names=False,
+            rtol=1e-6,
+        )
 
     # The newest duplicate wins in student_features.
     newest = expected["newest"].set_index(["user_id", "course_id"])
