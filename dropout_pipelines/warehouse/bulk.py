@@ -17,6 +17,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, sqlite
 
+from dropout_pipelines.distinct import per_distinct
+
 
 def _execute_counting_new_rows(
     connection: sa.Connection, table: sa.Table, statement: sa.Executable, rows=None
@@ -122,22 +124,38 @@ def _column_values(values: Values) -> list[Any]:
 def _processed(values: Values, process: Callable[[Any], Any], impl: sa.types.TypeEngine) -> list:
     """`process` (a column type's bind processor) applied to every present value.
 
-    SQLite stores a datetime as text, formatted by its processor one value at a time (a
-    first ingestion writes millions); a datetime64 column is formatted by numpy at once
-    instead, checked against the processor on its first value."""
-    if (
-        isinstance(values, pd.Series)
-        and isinstance(impl, sqlite.DATETIME)
-        and pd.api.types.is_datetime64_any_dtype(values)
-    ):
-        stamps = values.to_numpy(dtype="datetime64[us]")
-        present = ~pd.isna(stamps)
-        text = np.char.replace(np.datetime_as_string(stamps, unit="us"), "T", " ")
-        formatted = np.where(present, text.astype(object), None)
-        first = int(present.argmax())
-        if not present.any() or formatted[first] == process(stamps[first].astype(object)):
-            return formatted.tolist()
+    A first ingestion writes millions of values through these one at a time; two kinds of
+    frame column are converted in bulk instead:
+    - a datetime64 column for SQLite (stored as text) is formatted by numpy at once,
+      checked against the processor on its first value;
+    - flags and calendar days (a handful of distinct values in many rows) are converted
+      once per distinct value."""
+    if isinstance(values, pd.Series):
+        if isinstance(impl, sqlite.DATETIME) and pd.api.types.is_datetime64_any_dtype(values):
+            formatted = _sqlite_datetimes(values, process)
+            if formatted is not None:
+                return formatted
+        elif isinstance(impl, (sa.Boolean, sa.Date)):
+            return per_distinct(values, lambda distinct: _each(distinct, process)).tolist()
     return [None if value is None else process(value) for value in _column_values(values)]
+
+
+def _each(values: pd.Series, process: Callable[[Any], Any]) -> pd.Series:
+    converted = [None if value is None else process(value) for value in values.tolist()]
+    return pd.Series(converted, dtype=object)
+
+
+def _sqlite_datetimes(values: pd.Series, process: Callable[[Any], Any]) -> list | None:
+    """SQLite's text form of each timestamp, made by numpy; None when it would differ from
+    what `process` makes (a custom storage format)."""
+    stamps = values.to_numpy(dtype="datetime64[us]")
+    present = ~pd.isna(stamps)
+    text = np.char.replace(np.datetime_as_string(stamps, unit="us"), "T", " ")
+    formatted = np.where(present, text.astype(object), None)
+    first = int(present.argmax())
+    if present.any() and formatted[first] != process(stamps[first].astype(object)):
+        return None
+    return formatted.tolist()
 
 
 def insert_frame_params(
