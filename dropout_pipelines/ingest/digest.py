@@ -1,8 +1,8 @@
-"""Fold a course's xAPI statements, one page at a time, into what the warehouse keeps.
+"""Fold a course's xAPI statements, a batch at a time, into what the warehouse keeps.
 
 A refresh must cost what the new statements cost, not the course's whole history, and hold
-one page of statements in memory, not all of them. So statements are never kept: each page
-is reduced at once to
+a batch of statements in memory (`lrs.PARSE_BATCH`), not all of them. So statements are
+never kept: each batch is reduced at once to
 - scored H5P attempts (`h5p_results`) and scored problem submissions
   (`assessment_attempts`), one row per statement;
 - the daily activity aggregates (student, UTC day, activity kind → statements, distinct
@@ -162,7 +162,7 @@ class StatementDigest:
     new_statements: int = 0
 
     def add(self, page: pd.DataFrame) -> None:
-        """Digest one page of the statements frame."""
+        """Digest one batch of statements (a statements frame)."""
         if page.empty:
             return
         self._track_tail(page[["statement_id", "stored"]])

@@ -104,8 +104,9 @@ def fetch_course(
             }
             # After the end, the final pass decision comes from Open edX itself.
             decisions_future = pool.submit(_final_decisions, openedx, course_id) if ended else None
-            # The LRS is digested page by page (one page of statements in memory at a time
-            # per window), its time span cut into windows read at once by their own clients.
+            # The LRS is digested a batch of pages at a time (one batch of statements in
+            # memory per window), its time span cut into windows read at once by their own
+            # clients.
             lock = threading.Lock()
             statement_futures = [
                 pool.submit(_digest_lrs, client, course_id, digest, lock, since, until)

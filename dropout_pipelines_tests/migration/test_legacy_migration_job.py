@@ -182,7 +182,7 @@ LOOKALIKE_COURSES = (
 
 
 def _ranks(connection: sa.Connection, ranked: sa.Subquery, rank: str) -> dict[int, int]:
-    return dict(connection.execute(sa.select(ranked.c.id, ranked.c[rank])).tuples().all())
+    return {row.id: row[1] for row in connection.execute(sa.select(ranked.c.id, ranked.c[rank]))}
 
 
 def test_rankings_by_course_number_equal_rankings_by_course_id(db_url):
