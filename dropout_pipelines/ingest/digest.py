@@ -186,7 +186,14 @@ class StatementDigest:
         newest = tail["stored"].max()
         self._tail = tail[tail["stored"] > newest - pd.Timedelta(self.overlap)]
 
+    def fold(self) -> None:
+        """Fold what was digested so far into one frame per aggregate (`result` does it
+        otherwise), so a fetch can do it while its last requests are in flight."""
+        self._compact()
+
     def _compact(self) -> None:
+        if self._pending_rows == 0 and len(self._counts) <= 1:
+            return  # folded already, nothing added since
         self._counts = [_fold_counts(self._counts)]
         self._visited = [_fold_unique(self._visited, [*DAILY_KEY, "object_id"])]
         self._visits = [_fold_unique(self._visits, VISIT_KEY, order="first_at")]
@@ -195,8 +202,9 @@ class StatementDigest:
     def result(self, ids: pd.DataFrame) -> DigestedStatements:
         """Everything digested, folded and keyed by user id (`ids`: username, user_id);
         the new cursor."""
-        counts = _fold_counts(self._counts)
-        visited = _fold_unique(self._visited, [*DAILY_KEY, "object_id"])
+        self._compact()
+        counts = self._counts[0] if self._counts else _fold_counts([])
+        visited = self._visited[0] if self._visited else None
         distinct = (
             visited.groupby(DAILY_KEY).size().rename("distinct_activities").reset_index()
             if visited is not None
@@ -204,7 +212,7 @@ class StatementDigest:
         )
         daily = counts.merge(distinct, on=DAILY_KEY, how="left").fillna({"distinct_activities": 0})
         daily["activity_day"] = pd.to_datetime(daily["activity_day"]).dt.date
-        visits = _fold_unique(self._visits, VISIT_KEY, order="first_at")
+        visits = self._visits[0] if self._visits else None
         h5p = _concat_or_empty(self._h5p)
         unknown = ~counts["actor"].isin(ids["username"])
         return DigestedStatements(

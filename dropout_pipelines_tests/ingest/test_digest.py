@@ -119,3 +119,24 @@ def test_nothing_new_keeps_the_cursor():
     result = digest.result(IDS)
     assert result.new_statements == 0 and result.daily.empty
     assert result.cursor.last_stored == T0 and result.cursor.statements_total == 10
+
+
+def test_folding_early_gives_the_same_result():
+    """A fetch folds the digest while its last requests are in flight; pages added after
+    a fold, and folding twice, change nothing in the result."""
+    plain, folded = StatementDigest(), StatementDigest()
+    for digest in (plain, folded):
+        digest.add(page(FIRST[:2]))
+    folded.fold()
+    for digest in (plain, folded):
+        digest.add(page(FIRST[2:]))
+    folded.fold()
+    folded.fold()
+    expected, got = plain.result(IDS), folded.result(IDS)
+    for name in ("h5p", "attempts", "daily", "first_visits"):
+        pd.testing.assert_frame_equal(
+            getattr(got, name).reset_index(drop=True),
+            getattr(expected, name).reset_index(drop=True),
+        )
+    assert got.cursor == expected.cursor and got.new_statements == expected.new_statements == 5
+    assert len(got.daily) > 0 and len(got.first_visits) > 0
