@@ -13,7 +13,7 @@ import requests
 from dropout_pipelines.ingest.clients import frame_schemas as frames
 from dropout_pipelines.ingest.clients.actors import ActorResolver, load_external_id_map
 from dropout_pipelines.ingest.clients.errors import OpenEdxAuthError, PayloadError
-from dropout_pipelines.ingest.clients.lrs import LrsClient, max_stored, xapi_timestamp
+from dropout_pipelines.ingest.clients.lrs import LrsClient, batched, max_stored, xapi_timestamp
 from dropout_pipelines.ingest.clients.xapi import parse_durations, verb_names
 from dropout_pipelines.simulator.openedx import RunningSimulator
 from dropout_pipelines.simulator.openedx.activity import K_H5P_INTERACTED, K_H5P_SCORED
@@ -201,6 +201,14 @@ def test_iso_8601_durations() -> None:
     assert parsed.dtype == "float64"
     for got, want in zip(parsed, expected, strict=True):
         assert (np.isnan(got) and want is None) or got == pytest.approx(want)
+
+
+def test_pages_are_joined_into_batches() -> None:
+    pages = [["a", "b"], ["c"], [], ["d", "e", "f"], ["g"]]
+    assert list(batched(iter(pages), 3)) == [["a", "b", "c"], ["d", "e", "f"], ["g"]]
+    assert list(batched(iter([["a", "b", "c"]]), 3)) == [["a", "b", "c"]]
+    assert list(batched(iter([[]]), 3)) == [[]]  # an empty course is one empty batch
+    assert list(batched(iter([]), 3)) == [[]]
 
 
 def test_verb_names() -> None:

@@ -39,8 +39,9 @@ VERSION_HEADER = "X-Experience-API-Version"
 MAX_STORED = "max_stored"
 # Statements are parsed this many (at least) at a time, whatever the LRS's page size: at the
 # usual 100-500 a page, building and digesting a frame costs as much per call as per
-# statement, and a course's history is thousands of pages.
-PARSE_BATCH = 5_000
+# statement, and a course's history is thousands of pages (framing and digesting 223,133
+# statements took 2.45 s 5,000 at a time, 2.07 s 10,000 at a time, means of two runs).
+PARSE_BATCH = 10_000
 
 
 class LrsBasicAuth:
