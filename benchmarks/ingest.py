@@ -79,7 +79,7 @@ from benchmarks.report import (
     timed,
 )
 from dropout_pipelines.ingest.clients.http import FetchStats
-from dropout_pipelines.ingest.clients.lrs import VERSION_HEADER, LrsClient
+from dropout_pipelines.ingest.clients.lrs import PARSE_BATCH, VERSION_HEADER, LrsClient
 from dropout_pipelines.ingest.clients.openedx import OpenEdxClient
 from dropout_pipelines.ingest.clients.openedx_auth import TOKEN_PATH, TOKEN_PREFIXES
 from dropout_pipelines.ingest.digest import LrsCursor
@@ -469,9 +469,13 @@ class CountingLrsClient(LrsClient):
     statements_received = 0
 
     def statement_pages(
-        self, course_id: str, since: datetime | None = None, until: datetime | None = None
+        self,
+        course_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        batch: int = PARSE_BATCH,
     ) -> Iterator[pd.DataFrame]:
-        for page in super().statement_pages(course_id, since=since, until=until):
+        for page in super().statement_pages(course_id, since=since, until=until, batch=batch):
             self.statements_received += len(page)
             yield page
 

@@ -167,11 +167,15 @@ class LrsClient(SessionClient):
         return frame
 
     def statement_pages(
-        self, course_id: str, since: datetime | None = None, until: datetime | None = None
+        self,
+        course_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        batch: int = PARSE_BATCH,
     ) -> Iterator[pd.DataFrame]:
         """The same statements a batch of pages at a time (oldest `stored` first, at least
-        `PARSE_BATCH` statements a frame but the last), so a caller can digest a course's
-        history holding a few thousand statements in memory, not the whole of it."""
+        `batch` statements a frame but the last), so a caller can digest a course's history
+        holding a few thousand statements in memory, not the whole of it."""
         iri = self.course_activity_iri(course_id)
         params: dict[str, Any] = {
             "activity": iri,
@@ -187,7 +191,7 @@ class LrsClient(SessionClient):
         offset = 0
         # The next batch's pages are requested while this one is parsed (still one request
         # at a time, in the same order).
-        batches = batched(self._pages(params, iri), PARSE_BATCH)
+        batches = batched(self._pages(params, iri), batch)
         for records in prefetched(batches, name=f"lrs-pages {course_id}"):
             rows = [
                 statement_row(record, f"statements[{offset + i}]", self.resolver, iri, endpoint)
