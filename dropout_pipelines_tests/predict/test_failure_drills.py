@@ -32,7 +32,7 @@ NOW = datetime(2026, 11, 30, 9, 0)
 COMPLETED_RUN = "drill-completed"
 TIMEOUT_S = 120
 
-# The scoring path of the `predictions` asset (predict_course → save_predictions) in its
+# The scoring path of the `predictions` asset (predict_course → score_and_save) in its
 # own process; it says when its first INSERT into predictions starts, which is inside the
 # write transaction, after the previous latest rows were retired.
 SCORING_PROCESS = textwrap.dedent(
